@@ -1,0 +1,8 @@
+/* paystream-processor entry point (placeholder until the CLI lands). */
+#include <paystream/version.h>
+#include <stdio.h>
+int main(void)
+{
+    printf("paystream-processor %s\n", PS_VERSION);
+    return 0;
+}

@@ -1,0 +1,8 @@
+/* paystream-reconciler entry point (placeholder until the CLI lands). */
+#include <paystream/version.h>
+#include <stdio.h>
+int main(void)
+{
+    printf("paystream-reconciler %s\n", PS_VERSION);
+    return 0;
+}
