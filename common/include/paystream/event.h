@@ -12,6 +12,7 @@
 #ifndef PAYSTREAM_EVENT_H
 #define PAYSTREAM_EVENT_H
 
+#include <paystream/err.h>
 #include <paystream/limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -101,7 +102,7 @@ const char *ps_channel_name(ps_channel_t channel);
 const char *ps_event_kind_name(ps_event_kind_t kind);
 const char *ps_command_kind_name(ps_command_kind_t kind);
 /* Lower-case channel parser for configs and CLIs: "wechat", "alipay", "apple". */
-int ps_channel_parse(const char *s, ps_channel_t *channel_out);
+ps_err_t ps_channel_parse(const char *s, ps_channel_t *channel_out);
 
 /* Release owned fields and zero the struct. Accept NULL and zeroed structs. */
 void ps_callback_event_deinit(ps_callback_event_t *ev);
