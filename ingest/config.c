@@ -20,6 +20,11 @@ const ps_config_key_t ingest_config_table[] = {
                     "(kafka.bootstrap.servers becomes bootstrap.servers). Set "
                     "kafka.bootstrap.servers in production; without it the client uses the "
                     "local development broker 127.0.0.1:19092."},
+/* Each concern keeps its keys in its own fragment, next to its code. */
+#include "config_keys_http.inc"
+#include "config_keys_wechat.inc"
+#include "config_keys_alipay.inc"
+#include "config_keys_apple.inc"
 };
 
 const size_t ingest_config_key_count = sizeof(ingest_config_table) / sizeof(ingest_config_table[0]);
