@@ -50,7 +50,7 @@ static ps_err_t data_length(const char *s, size_t len, ps_base64_variant_t varia
 ps_err_t ps_base64_decode(const char *s, size_t len, ps_base64_variant_t variant, ps_buf_t *out,
                           char *errstr, size_t errstr_size)
 {
-    size_t data_len, i, start = out->len;
+    size_t data_len = 0, i, start = out->len;
     uint32_t acc = 0;
     int bits = 0, v;
     ps_err_t err;
