@@ -22,6 +22,9 @@ const ps_config_key_t recon_config_table[] = {
                     "(kafka.bootstrap.servers becomes bootstrap.servers). Set "
                     "kafka.bootstrap.servers in production; without it the client uses the "
                     "local development broker 127.0.0.1:19092."},
+/* Each concern keeps its keys in its own fragment, next to its code. */
+#include "config_keys_statements.inc"
+#include "config_keys_run.inc"
 };
 
 const size_t recon_config_key_count = sizeof(recon_config_table) / sizeof(recon_config_table[0]);
