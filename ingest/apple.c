@@ -443,8 +443,14 @@ static bool read_transaction(json_t *txn, ps_event_kind_t kind, ps_callback_even
         !need_ms(txn, "revocationDate", "transaction", kind == PS_EVENT_REFUND_SUCCEEDED,
                  &has_revocation, &revocation_ms, res))
         return false;
+    /* One purchase or renewal is one payment: a DID_RENEW carries a new
+     * transactionId under the same originalTransactionId, and keying the
+     * payment by the original id would make a renewal look like a duplicate
+     * of the first purchase (credited once, the renewal lost). Refunds name
+     * the refunded transaction's own id, so they meet their payment. */
+    (void)orig_id;
     ev->channel_txn_id = ps_strdup(txn_id);
-    ev->merchant_order_no = ps_strdup(orig_id);
+    ev->merchant_order_no = ps_strdup(txn_id);
     ev->account_id = ps_strdup(token);
     /* The refund is Apple's revocation of this very transaction. */
     if (kind != PS_EVENT_PAYMENT_SUCCEEDED)

@@ -211,7 +211,7 @@ static ps_err_t read_message(ps_avro_codec_t *codec, ps_avro_type_t want, const 
                              size_t len, char *errstr, size_t errstr_size)
 {
     codec_msg_t *m = &codec->msg[want];
-    ps_avro_type_t got;
+    ps_avro_type_t got = want; /* set by ps_avro_codec_message_type on success */
     avro_reader_t reader;
     ps_err_t err;
     int rc;

@@ -18,6 +18,7 @@
 #include <paystream/mem.h>
 #include <paystream/pg.h>
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -27,7 +28,7 @@
 static const char *admin_conninfo;
 static char source_dir[1024];
 static char tmp_dir[] = "/tmp/ps-test-migrate-XXXXXX";
-static char dbname[64], dbname2[80];
+static char dbname[64], dbname2[80], dbname3[80];
 static char *db_conninfo, *db2_conninfo;
 static char errstr[PS_ERRSTR_SIZE];
 
@@ -107,17 +108,21 @@ static void copy_init(const char *suffix)
     free(text);
 }
 
-/* Goal: the first run applies 001, the second applies nothing and says so. */
+/* Goal: the first run applies 001, the second applies nothing and says so.
+ * The mechanism tests below run on a directory holding only a copy of 001,
+ * so they stay true as later migrations are added (test_real_directory
+ * covers the real one). */
 static void test_apply_twice(void)
 {
     char *out = NULL, value[128];
 
-    CHECK_INT(migrate(db_conninfo, source_dir, &out), PS_OK);
+    copy_init("");
+    CHECK_INT(migrate(db_conninfo, tmp_dir, &out), PS_OK);
     CHECK_CONTAINS(out, "applied 001_init.sql");
     CHECK_CONTAINS(out, "applied 1 migration: database is at version 1");
     free(out);
     out = NULL;
-    CHECK_INT(migrate(db_conninfo, source_dir, &out), PS_OK);
+    CHECK_INT(migrate(db_conninfo, tmp_dir, &out), PS_OK);
     CHECK_CONTAINS(out, "skipped 001_init.sql: already applied");
     CHECK_CONTAINS(out, "nothing to apply: database is at version 1");
     CHECK(strstr(out, "applied 001") == NULL);
@@ -278,12 +283,12 @@ static void test_failing_and_missing(void)
     CHECK_CONTAINS(out, "applied 002_extra.sql");
     free(out);
     out = NULL;
-    CHECK_INT(migrate(db_conninfo, source_dir, &out), PS_ERR_INVALID);
+    remove_file("002_extra.sql");
+    CHECK_INT(migrate(db_conninfo, tmp_dir, &out), PS_ERR_INVALID);
     CHECK_CONTAINS(errstr, "migration 002 \"002_extra.sql\" applied");
     CHECK_CONTAINS(errstr, "newer");
     free(out);
     out = NULL;
-    remove_file("002_extra.sql");
     write_file("002_renamed.sql", good, sizeof(good) - 1);
     CHECK_INT(migrate(db_conninfo, tmp_dir, &out), PS_ERR_INVALID);
     CHECK_CONTAINS(errstr, "was applied as \"002_extra.sql\"");
@@ -389,6 +394,43 @@ static void admin(const char *verb, const char *name, const char *suffix)
     PQfinish(conn);
 }
 
+/* Goal: the real schemas/postgres applies whole on a fresh database, and a
+ * second run applies nothing. */
+static void test_real_directory(void)
+{
+    char *out = NULL, want[96], value[32];
+    char *conninfo = NULL;
+    size_t files = 0;
+    DIR *d = opendir(source_dir);
+    struct dirent *e;
+
+    REQUIRE(d != NULL);
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n > 8 && e->d_name[3] == '_' && strcmp(e->d_name + n - 4, ".sql") == 0)
+            files++;
+    }
+    closedir(d);
+    REQUIRE(files >= 1);
+    admin("CREATE", dbname3, "");
+    REQUIRE(ps_pg_conninfo_set(admin_conninfo, "dbname", dbname3, &conninfo, errstr,
+                               sizeof(errstr)) == PS_OK);
+    CHECK_INT(migrate(conninfo, source_dir, &out), PS_OK);
+    snprintf(want, sizeof(want), "database is at version %zu", files);
+    CHECK_CONTAINS(out, want);
+    free(out);
+    out = NULL;
+    CHECK_INT(migrate(conninfo, source_dir, &out), PS_OK);
+    snprintf(want, sizeof(want), "nothing to apply: database is at version %zu", files);
+    CHECK_CONTAINS(out, want);
+    free(out);
+    query1(conninfo, "SELECT count(*) FROM schema_migrations", value, sizeof(value));
+    snprintf(want, sizeof(want), "%zu", files);
+    CHECK_STR(value, want);
+    ps_free(conninfo);
+    admin("DROP", dbname3, " WITH (FORCE)");
+}
+
 int main(void)
 {
     const char *src = getenv("PAYSTREAM_SOURCE_DIR");
@@ -402,6 +444,7 @@ int main(void)
     snprintf(dbname, sizeof(dbname), "paystream_test_migrate_%ld_%ld", (long)getpid(),
              (long)time(NULL));
     snprintf(dbname2, sizeof(dbname2), "%s_b", dbname);
+    snprintf(dbname3, sizeof(dbname3), "%s_c", dbname);
     admin("CREATE", dbname, "");
     admin("CREATE", dbname2, "");
     if (ps_pg_conninfo_set(admin_conninfo, "dbname", dbname, &db_conninfo, errstr,
@@ -419,6 +462,7 @@ int main(void)
     RUN(test_failing_and_missing);
     RUN(test_bad_directories);
     RUN(test_concurrent_runners);
+    RUN(test_real_directory);
     admin("DROP", dbname, " WITH (FORCE)");
     admin("DROP", dbname2, " WITH (FORCE)");
     rmdir(tmp_dir);

@@ -124,7 +124,9 @@ static void test_payment_round_trip(void)
     CHECK_INT(res.ev.kind, PS_EVENT_PAYMENT_SUCCEEDED);
     CHECK_STR(res.ev.channel_event_type, "ONE_TIME_CHARGE");
     CHECK_STR(res.ev.channel_event_id, p.notification_uuid);
-    CHECK_STR(res.ev.merchant_order_no, "2000000999000000");
+    /* The payment is the transaction itself, not its original purchase:
+     * a renewal (same original id) is a payment of its own. */
+    CHECK_STR(res.ev.merchant_order_no, "2000000999000001");
     CHECK_STR(res.ev.channel_txn_id, "2000000999000001");
     CHECK_STR(res.ev.refund_id, NULL);
     CHECK_INT(res.ev.amount_minor, 12800);

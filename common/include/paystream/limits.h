@@ -129,6 +129,20 @@
 #define PS_RECON_URL_BYTES_MAX 2048            /* a bill download URL */
 #define PS_RECON_FETCH_TIMEOUT_MS_MAX 600000   /* recon.fetch.timeout_ms upper bound */
 
+/* Reconciler run: staging, diff, commands, reports (reconciler/diff.c,
+ * commands.c, report.c, run.c; helper R2). A statement whose discrepancies
+ * exceed PS_RECON_DIFF_ROWS_MAX is refused rather than listed row by row
+ * (the circuit breaker would halt it long before). */
+#define PS_RECON_DIFF_ROWS_MAX 1000000          /* rows one diff may return */
+#define PS_RECON_COPY_CHUNK_BYTES (1024 * 1024) /* COPY data sent per PQputCopyData */
+#define PS_RECON_REFUND_STAGE_BYTES_MAX ((size_t)256 * 1024 * 1024) /* buffered refund rows */
+#define PS_RECON_KEY_BYTES_MAX PS_ID_BYTES_MAX  /* payment key or refund id */
+#define PS_RECON_RUN_ID_BYTES 96                /* recon_runs.id, NUL included */
+#define PS_RECON_RECOVER_RUNS_MAX 64            /* unfinished runs completed per start */
+#define PS_RECON_KAFKA_TIMEOUT_MS 60000         /* one transactional call or flush */
+#define PS_RECON_REPORT_BYTES_MAX ((size_t)256 * 1024 * 1024) /* JSON or HTML report */
+#define PS_RECON_WORK_MEM_MB_MAX 4096           /* recon.pg.work_mem_mb upper bound */
+
 /* Processor consumer loop, offsets and operations (processor/consume.c,
  * offsets.c, loop.c, ops.c, redrive.c; helper P1). */
 #define PS_PROC_BATCH_EVENTS_MAX 20000     /* processor.batch.events_max upper bound */
@@ -167,6 +181,7 @@
 #define PS_FOLD_REFUNDS_MAX 1024          /* refunds of one payment */
 #define PS_APPLY_ITEMS_MAX 100000         /* items in one proc_apply_batch call */
 #define PS_APPLY_STMT_BYTES_MAX (64 * 1024 * 1024) /* one array parameter's text */
+#define PS_APPLY_CHUNK_BYTES (16 * 1024 * 1024) /* send rows once an array reaches this */
 #define PS_AUDIT_FAILURES_MAX 50          /* failures listed per invariant */
 #define PS_SCHEMA_NAME_BYTES_MAX 64       /* replay/audit --schema, NUL included */
 #define PS_REPLAY_BATCH_ITEMS_MAX 2000    /* messages applied per replay transaction */

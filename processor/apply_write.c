@@ -1,0 +1,497 @@
+/*
+ * The writing half of the ledger apply (steps 4 and 6 in apply.c): one
+ * set-based statement per table and batch, arrays built in C. Rows that two
+ * concurrent batches may both touch (accounts) are written in key order, so
+ * they lock in the same order and cannot deadlock; payments are already
+ * serialized by the advisory locks of step 3.
+ */
+#include "apply_int.h"
+
+#include <paystream/assert.h>
+#include <paystream/mem.h>
+#include <paystream/money.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char insert_events_sql[] =
+    "INSERT INTO payment_events (channel, channel_event_id, kind, channel_event_type, "
+    "merchant_order_no, channel_txn_id, refund_id, amount_minor, refund_total_minor, currency, "
+    "account_id, event_time, paid_time, received_time, evidence_avro, kafka_topic, "
+    "kafka_partition, kafka_offset) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+    "$6::text[], $7::text[], $8::int8[], $9::int8[], $10::text[], $11::text[], "
+    "$12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::bytea[], $16::text[], "
+    "$17::int4[], $18::int8[]) "
+    "ON CONFLICT (channel, channel_event_id) DO NOTHING RETURNING channel, channel_event_id";
+
+static const char insert_commands_sql[] =
+    "INSERT INTO ledger_commands (command_id, kind, channel, payment_key, merchant_order_no, "
+    "amount_minor, currency, account_id, reason, recon_run_id, evidence_avro, kafka_topic, "
+    "kafka_partition, kafka_offset) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+    "$6::int8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::text[], "
+    "$13::int4[], $14::int8[]) "
+    "ON CONFLICT (command_id) DO NOTHING RETURNING command_id";
+
+static const char *topic_of(const proc_item_t *it) { return it->topic != NULL ? it->topic : ""; }
+
+static void add_event_row(proc_apply_t *ap, const proc_item_t *it)
+{
+    const ps_callback_event_t *ev = &it->ev;
+    pg_array_t *a = ap->arr;
+
+    pga_text(&a[0], ps_channel_name(ev->channel));
+    pga_text(&a[1], ev->channel_event_id);
+    pga_text(&a[2], ps_event_kind_name(ev->kind));
+    pga_text(&a[3], ev->channel_event_type);
+    pga_text(&a[4], ev->merchant_order_no);
+    pga_text(&a[5], ev->channel_txn_id);
+    pga_text(&a[6], ev->refund_id);
+    pga_int(&a[7], ev->amount_minor);
+    if (ev->has_refund_total)
+        pga_int(&a[8], ev->refund_total_minor);
+    else
+        pga_text(&a[8], NULL);
+    pga_text(&a[9], ev->currency);
+    pga_text(&a[10], ev->account_id);
+    pga_time(&a[11], ev->event_time_us);
+    if (ev->has_paid_time)
+        pga_time(&a[12], ev->paid_time_us);
+    else
+        pga_text(&a[12], NULL);
+    pga_time(&a[13], ev->received_time_us);
+    pga_bytea(&a[14], it->raw, it->raw != NULL ? it->raw_len : 0);
+    pga_text(&a[15], topic_of(it));
+    pga_int(&a[16], it->partition);
+    pga_int(&a[17], it->offset);
+}
+
+static void add_command_row(proc_apply_t *ap, const proc_item_t *it, const char *order)
+{
+    const ps_ledger_command_t *cmd = &it->cmd;
+    pg_array_t *a = ap->arr;
+
+    pga_text(&a[0], cmd->command_id);
+    pga_text(&a[1], ps_command_kind_name(cmd->kind));
+    pga_text(&a[2], ps_channel_name(cmd->channel));
+    pga_text(&a[3], cmd->payment_key);
+    pga_text(&a[4], order);
+    pga_int(&a[5], cmd->amount_minor);
+    pga_text(&a[6], cmd->currency);
+    pga_text(&a[7], cmd->account_id);
+    pga_text(&a[8], cmd->reason);
+    pga_text(&a[9], cmd->recon_run_id);
+    pga_bytea(&a[10], it->raw, it->raw != NULL ? it->raw_len : 0);
+    pga_text(&a[11], topic_of(it));
+    pga_int(&a[12], it->partition);
+    pga_int(&a[13], it->offset);
+}
+
+/* Whether the first n arrays grew enough to be sent now: big evidence
+ * (up to PS_AVRO_MESSAGE_BYTES_MAX a message) must not push one parameter
+ * past PS_APPLY_STMT_BYTES_MAX, however large the batch. */
+static bool arrays_full(const proc_apply_t *ap, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ap->arr[i].buf.len >= PS_APPLY_CHUNK_BYTES)
+            return true;
+    }
+    return false;
+}
+
+/* Sends the rows accumulated in the arrays; marks returned ones FATE_NEW. */
+static ps_err_t insert_chunk(proc_apply_t *ap, bool ev, ps_err_class_t *cls, char *errstr,
+                             size_t errstr_size)
+{
+    size_t nparams = ev ? 18 : 14;
+    PGresult *res = NULL;
+    char key[PS_JOURNAL_KEY_BYTES_MAX];
+    ps_err_t err;
+
+    err = apply_exec(ap->conn, ev ? "insert payment events" : "insert ledger commands",
+                     ev ? insert_events_sql : insert_commands_sql, (int)nparams,
+                     apply_arrays_params(ap, nparams), &res, cls, errstr, errstr_size);
+    for (int r = 0; err == PS_OK && r < PQntuples(res); r++) {
+        size_t i;
+
+        if (ev)
+            snprintf(key, sizeof(key), "E%s\x1f%s", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+        else
+            snprintf(key, sizeof(key), "C%s", PQgetvalue(res, r, 0));
+        if (strmap_get(&ap->seen, key, &i)) {
+            ap->st[i].fate = FATE_NEW;
+            ap->st[i].inserted = true;
+        }
+    }
+    PQclear(res);
+    apply_arrays_reset(ap, nparams);
+    return err;
+}
+
+/* Inserts the live items of one kind, in chunks; what does not come back
+ * was already applied (FATE_DUP). */
+static ps_err_t insert_kind(proc_apply_t *ap, proc_item_t *items, size_t n, proc_item_kind_t kind,
+                            ps_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    bool ev = kind == PROC_ITEM_EVENT;
+    size_t nparams = ev ? 18 : 14, count = 0;
+    ps_err_t err = PS_OK;
+
+    apply_arrays_reset(ap, nparams);
+    for (size_t i = 0; err == PS_OK && i < n; i++) {
+        if (items[i].kind != kind || ap->st[i].fate != FATE_LIVE)
+            continue;
+        ap->st[i].fate = FATE_DUP; /* unless it comes back */
+        if (ev)
+            add_event_row(ap, &items[i]);
+        else
+            add_command_row(ap, &items[i], ap->st[i].order);
+        count++;
+        if (arrays_full(ap, nparams)) {
+            err = insert_chunk(ap, ev, cls, errstr, errstr_size);
+            count = 0;
+        }
+    }
+    if (err == PS_OK && count > 0)
+        err = insert_chunk(ap, ev, cls, errstr, errstr_size);
+    return err;
+}
+
+ps_err_t apply_insert_inputs(proc_apply_t *ap, proc_item_t *items, size_t n, ps_err_class_t *cls,
+                             char *errstr, size_t errstr_size)
+{
+    ps_err_t err = insert_kind(ap, items, n, PROC_ITEM_EVENT, cls, errstr, errstr_size);
+
+    if (err == PS_OK)
+        err = insert_kind(ap, items, n, PROC_ITEM_COMMAND, cls, errstr, errstr_size);
+    return err;
+}
+
+/* New payments are plain INSERTs and known ones UPDATEs: under the advisory
+ * locks of step 3 the load saw exactly which exist, and a plain INSERT costs
+ * about half of INSERT ... ON CONFLICT. The UPDATE is state-ranked: a row
+ * only moves up in rank, except the one amount-driven step down (a refund
+ * reversal lowers refunded_minor). The fold already guarantees it; the
+ * condition makes the database refuse a regression too, and a refused row
+ * fails the batch. */
+static const char insert_payments_sql[] =
+    "INSERT INTO payments (channel, merchant_order_no, channel_txn_id, state, state_rank, "
+    "amount_minor, refunded_minor, currency, account_id, paid_time, is_paid, is_closed, "
+    "refund_total_minor) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int2[], "
+    "$6::int8[], $7::int8[], $8::text[], $9::text[], $10::timestamptz[], $11::bool[], "
+    "$12::bool[], $13::int8[])";
+static const char update_payments_sql[] =
+    "UPDATE payments AS p SET channel_txn_id = COALESCE(p.channel_txn_id, u.txn), "
+    "state = u.state, state_rank = u.state_rank, amount_minor = u.amount, "
+    "refunded_minor = u.refunded, paid_time = COALESCE(p.paid_time, u.paid_time), "
+    "is_paid = u.paid, is_closed = u.closed, refund_total_minor = u.total, updated_at = now() "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int2[], $6::int8[], "
+    "$7::int8[], $8::text[], $9::text[], $10::timestamptz[], $11::bool[], $12::bool[], "
+    "$13::int8[]) AS u(ch, ord, txn, state, state_rank, amount, refunded, cur, acct, "
+    "paid_time, paid, closed, total) "
+    "WHERE p.channel = u.ch AND p.merchant_order_no = u.ord "
+    "AND (p.state_rank <= u.state_rank OR u.refunded < p.refunded_minor)";
+
+/* Fills the 13 payment arrays with the changed payments that do (not) exist. */
+static size_t payment_arrays(proc_apply_t *ap, bool existing)
+{
+    pg_array_t *a = ap->arr;
+    size_t count = 0;
+
+    apply_arrays_reset(ap, 13);
+    for (size_t g = 0; g < ap->ngroups; g++) {
+        const proc_payment_t *p = &ap->groups[g].pay;
+        proc_pay_state_t state = proc_payment_state(p);
+
+        if (!p->changed || p->exists != existing)
+            continue;
+        PS_ASSERT(p->account_id != NULL && p->currency[0] != '\0');
+        pga_text(&a[0], ps_channel_name(p->channel));
+        pga_text(&a[1], p->merchant_order_no);
+        pga_text(&a[2], p->channel_txn_id);
+        pga_text(&a[3], proc_pay_state_name(state));
+        pga_int(&a[4], (int64_t)state);
+        pga_int(&a[5], p->amount_minor);
+        pga_int(&a[6], p->refunded_minor);
+        pga_text(&a[7], p->currency);
+        pga_text(&a[8], p->account_id);
+        if (p->has_paid_time)
+            pga_time(&a[9], p->paid_time_us);
+        else
+            pga_text(&a[9], NULL);
+        pga_bool(&a[10], p->paid);
+        pga_bool(&a[11], p->closed);
+        pga_int(&a[12], p->refund_total_minor);
+        count++;
+    }
+    return count;
+}
+
+static ps_err_t write_payments(proc_apply_t *ap, ps_err_class_t *cls, char *errstr,
+                               size_t errstr_size)
+{
+    PGresult *res = NULL;
+    size_t count = payment_arrays(ap, false);
+    ps_err_t err = PS_OK;
+
+    if (count > 0)
+        err = apply_exec(ap->conn, "insert payments", insert_payments_sql, 13,
+                         apply_arrays_params(ap, 13), NULL, cls, errstr, errstr_size);
+    count = err == PS_OK ? payment_arrays(ap, true) : 0;
+    if (count > 0)
+        err = apply_exec(ap->conn, "update payments", update_payments_sql, 13,
+                         apply_arrays_params(ap, 13), &res, cls, errstr, errstr_size);
+    if (err == PS_OK && res != NULL && strtoull(PQcmdTuples(res), NULL, 10) != count) {
+        *cls = PS_ERRCLASS_FATAL;
+        err = ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
+                            "could not update payments: the state-ranked update refused %llu of "
+                            "%zu rows (a payment would have moved backwards)",
+                            (unsigned long long)(count - strtoull(PQcmdTuples(res), NULL, 10)),
+                            count);
+    }
+    PQclear(res);
+    return err;
+}
+
+static ps_err_t write_refunds(proc_apply_t *ap, ps_err_class_t *cls, char *errstr,
+                              size_t errstr_size)
+{
+    static const char sql[] =
+        "INSERT INTO payment_refunds AS r (channel, merchant_order_no, refund_id, amount_minor, "
+        "state, posted) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], "
+        "$5::text[], $6::bool[]) ON CONFLICT (channel, merchant_order_no, refund_id) DO UPDATE "
+        "SET state = EXCLUDED.state, posted = EXCLUDED.posted, updated_at = now()";
+    pg_array_t *a = ap->arr;
+    size_t count = 0;
+
+    apply_arrays_reset(ap, 6);
+    for (size_t g = 0; g < ap->ngroups; g++) {
+        const proc_payment_t *p = &ap->groups[g].pay;
+
+        for (size_t k = 0; k < p->refund_count; k++) {
+            if (!p->refunds[k].changed)
+                continue;
+            pga_text(&a[0], ps_channel_name(p->channel));
+            pga_text(&a[1], p->merchant_order_no);
+            pga_text(&a[2], p->refunds[k].refund_id);
+            pga_int(&a[3], p->refunds[k].amount_minor);
+            pga_text(&a[4], proc_refund_state_name(p->refunds[k].state));
+            pga_bool(&a[5], p->refunds[k].posted);
+            count++;
+        }
+    }
+    if (count == 0)
+        return PS_OK;
+    return apply_exec(ap->conn, "upsert refunds", sql, 6, apply_arrays_params(ap, 6), NULL, cls,
+                      errstr, errstr_size);
+}
+
+static int cmp_delta(const void *x, const void *y)
+{
+    const account_delta_t *a = x, *b = y;
+    int c = strcmp(a->account_id, b->account_id);
+
+    return c != 0 ? c : strcmp(a->currency, b->currency);
+}
+
+/* Sums the batch's journal lines per account: one row per account. */
+static ps_err_t aggregate_deltas(proc_apply_t *ap, char *errstr, size_t errstr_size)
+{
+    char key[PS_JOURNAL_KEY_BYTES_MAX];
+
+    for (size_t j = 0; j < ap->journals.count; j++) {
+        proc_journal_t *jr = &ap->journals.items[j];
+
+        for (int l = 0; l < 2; l++) {
+            size_t d = ap->ndeltas;
+
+            snprintf(key, sizeof(key), "%s\x1f%s", jr->lines[l].account_id, jr->currency);
+            if (!strmap_get_or_put(&ap->accts, key, &d)) {
+                if (ap->ndeltas == ap->deltas_cap) {
+                    ap->deltas_cap = ap->deltas_cap == 0 ? 64 : ap->deltas_cap * 2;
+                    ap->deltas = ps_realloc(ap->deltas, ap->deltas_cap * sizeof(*ap->deltas));
+                }
+                ap->deltas[d] = (account_delta_t){jr->lines[l].account_id, jr->currency,
+                                                  jr->lines[l].kind, 0};
+                ap->ndeltas++;
+            }
+            if (ps_money_add(ap->deltas[d].delta_minor, jr->lines[l].amount_minor,
+                             &ap->deltas[d].delta_minor) != PS_OK)
+                return ps_errstr_set(errstr, errstr_size, PS_ERR_TOO_LARGE,
+                                     "could not aggregate balances: the batch's sum for an "
+                                     "account in %s overflows",
+                                     jr->currency);
+        }
+    }
+    if (ap->ndeltas > 1) /* qsort(NULL, 0) is undefined */
+        qsort(ap->deltas, ap->ndeltas, sizeof(*ap->deltas), cmp_delta);
+    return PS_OK;
+}
+
+static ps_err_t write_accounts(proc_apply_t *ap, ps_err_class_t *cls, char *errstr,
+                               size_t errstr_size)
+{
+    static const char sql[] =
+        "INSERT INTO accounts AS a (account_id, currency, kind, balance_minor) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) "
+        "ON CONFLICT (account_id, currency) DO UPDATE "
+        "SET balance_minor = a.balance_minor + EXCLUDED.balance_minor, updated_at = now()";
+    pg_array_t *a = ap->arr;
+    ps_err_t err = aggregate_deltas(ap, errstr, errstr_size);
+
+    if (err != PS_OK || ap->ndeltas == 0)
+        return err;
+    apply_arrays_reset(ap, 4);
+    for (size_t d = 0; d < ap->ndeltas; d++) {
+        pga_text(&a[0], ap->deltas[d].account_id);
+        pga_text(&a[1], ap->deltas[d].currency);
+        pga_text(&a[2], proc_account_kind_name(ap->deltas[d].kind));
+        pga_int(&a[3], ap->deltas[d].delta_minor);
+    }
+    return apply_exec(ap->conn, "update account balances", sql, 4, apply_arrays_params(ap, 4),
+                      NULL, cls, errstr, errstr_size);
+}
+
+/* Journals and their two lines in one statement: the statement-level
+ * zero-sum trigger (002) checks every journal it inserts. */
+static ps_err_t write_journals(proc_apply_t *ap, ps_err_class_t *cls, char *errstr,
+                               size_t errstr_size)
+{
+    static const char sql[] =
+        "WITH s AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+        "$5::text[], $6::text[], $7::int8[], $8::text[], $9::int8[]) "
+        "AS s(kind, sid, descr, effect, cur, acct1, amt1, acct2, amt2)), "
+        "j AS (INSERT INTO journals (source_kind, source_id, description, effect) "
+        "SELECT kind, sid, descr, effect FROM s RETURNING id, source_kind, source_id) "
+        "INSERT INTO ledger_entries (journal_id, line_no, account_id, currency, amount_minor) "
+        "SELECT j.id, l.line_no, l.acct, s.cur, l.amt FROM s "
+        "JOIN j ON j.source_kind = s.kind AND j.source_id = s.sid "
+        "CROSS JOIN LATERAL (VALUES (1::smallint, s.acct1, s.amt1), (2::smallint, s.acct2, "
+        "s.amt2)) AS l(line_no, acct, amt)";
+    pg_array_t *a = ap->arr;
+
+    if (ap->journals.count == 0)
+        return PS_OK;
+    apply_arrays_reset(ap, 9);
+    for (size_t j = 0; j < ap->journals.count; j++) {
+        const proc_journal_t *jr = &ap->journals.items[j];
+
+        pga_text(&a[0], jr->from_command ? "LEDGER_COMMAND" : "CALLBACK_EVENT");
+        pga_text(&a[1], jr->source_id);
+        pga_text(&a[2], jr->description);
+        pga_text(&a[3], jr->effect);
+        pga_text(&a[4], jr->currency);
+        pga_text(&a[5], jr->lines[0].account_id);
+        pga_int(&a[6], jr->lines[0].amount_minor);
+        pga_text(&a[7], jr->lines[1].account_id);
+        pga_int(&a[8], jr->lines[1].amount_minor);
+    }
+    return apply_exec(ap->conn, "insert journals", sql, 9, apply_arrays_params(ap, 9), NULL, cls,
+                      errstr, errstr_size);
+}
+
+static ps_err_t remove_invalid(proc_apply_t *ap, proc_item_t *items, size_t n,
+                               ps_err_class_t *cls, char *errstr, size_t errstr_size);
+
+/* Dead letters, then the removal of the invalid inputs' rows. */
+static ps_err_t write_dead(proc_apply_t *ap, proc_item_t *items, size_t n, int64_t *dead_count,
+                           ps_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    static const char dead_sql[] =
+        "INSERT INTO dead_letters (topic, partition, kafka_offset, reason, message_key, raw) "
+        "SELECT * FROM unnest($1::text[], $2::int4[], $3::int8[], $4::text[], $5::bytea[], "
+        "$6::bytea[]) ON CONFLICT (topic, partition, kafka_offset) DO NOTHING";
+    pg_array_t *a = ap->arr;
+    size_t undo = 0, count = 0;
+    ps_err_t err = PS_OK;
+
+    apply_arrays_reset(ap, 6);
+    for (size_t i = 0; err == PS_OK && i < n; i++) {
+        const item_state_t *st = &ap->st[i];
+        const char *reason = st->reason != NULL ? st->reason : items[i].reason;
+
+        if (st->fate != FATE_DEAD)
+            continue;
+        pga_text(&a[0], topic_of(&items[i]));
+        pga_int(&a[1], items[i].partition);
+        pga_int(&a[2], items[i].offset);
+        pga_text(&a[3], reason[0] != '\0' ? reason : "unusable message");
+        if (items[i].key != NULL)
+            pga_bytea(&a[4], items[i].key, items[i].key_len);
+        else
+            pga_text(&a[4], NULL);
+        pga_bytea(&a[5], items[i].raw, items[i].raw != NULL ? items[i].raw_len : 0);
+        (*dead_count)++;
+        undo += st->inserted;
+        /* Raw poison can be as large as any message: send in chunks. */
+        count++;
+        if (arrays_full(ap, 6)) {
+            err = apply_exec(ap->conn, "insert dead letters", dead_sql, 6,
+                             apply_arrays_params(ap, 6), NULL, cls, errstr, errstr_size);
+            apply_arrays_reset(ap, 6);
+            count = 0;
+        }
+    }
+    if (err == PS_OK && count > 0)
+        err = apply_exec(ap->conn, "insert dead letters", dead_sql, 6, apply_arrays_params(ap, 6),
+                         NULL, cls, errstr, errstr_size);
+    if (err != PS_OK || undo == 0)
+        return err;
+    return remove_invalid(ap, items, n, cls, errstr, errstr_size);
+}
+
+/* Removes the rows of inputs inserted in step 4 that the fold then found
+ * invalid, so that the event tables hold applied inputs only. */
+static ps_err_t remove_invalid(proc_apply_t *ap, proc_item_t *items, size_t n,
+                               ps_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    static const char undo_sql[] =
+        "WITH e AS (DELETE FROM payment_events WHERE (channel, channel_event_id) IN "
+        "(SELECT * FROM unnest($1::text[], $2::text[]))) "
+        "DELETE FROM ledger_commands WHERE command_id = ANY ($3::text[])";
+    pg_array_t *a = ap->arr;
+
+    apply_arrays_reset(ap, 3);
+    for (size_t i = 0; i < n; i++) {
+        if (ap->st[i].fate != FATE_DEAD || !ap->st[i].inserted)
+            continue;
+        if (items[i].kind == PROC_ITEM_EVENT) {
+            pga_text(&a[0], ps_channel_name(items[i].ev.channel));
+            pga_text(&a[1], items[i].ev.channel_event_id);
+        } else {
+            pga_text(&a[2], items[i].cmd.command_id);
+        }
+    }
+    return apply_exec(ap->conn, "remove invalid inputs", undo_sql, 3, apply_arrays_params(ap, 3),
+                      NULL, cls, errstr, errstr_size);
+}
+
+ps_err_t apply_write(proc_apply_t *ap, proc_item_t *items, size_t n, proc_apply_stats_t *stats,
+                     ps_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    ps_err_t err = write_payments(ap, cls, errstr, errstr_size);
+
+    if (err == PS_OK)
+        err = write_refunds(ap, cls, errstr, errstr_size);
+    if (err == PS_OK)
+        err = write_accounts(ap, cls, errstr, errstr_size);
+    if (err == PS_OK)
+        err = write_journals(ap, cls, errstr, errstr_size);
+    if (err == PS_OK)
+        err = write_dead(ap, items, n, &stats->dead_lettered, cls, errstr, errstr_size);
+    if (err != PS_OK)
+        return err;
+    for (size_t i = 0; i < n; i++) {
+        bool ev = items[i].kind == PROC_ITEM_EVENT;
+
+        if (ap->st[i].fate == FATE_NEW)
+            *(ev ? &stats->events_applied : &stats->commands_applied) += 1;
+        else if (ap->st[i].fate == FATE_DUP)
+            *(ev ? &stats->events_duplicate : &stats->commands_duplicate) += 1;
+    }
+    stats->journals_posted = (int64_t)ap->journals.count;
+    return PS_OK;
+}
