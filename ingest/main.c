@@ -1,154 +1,111 @@
 /*
- * paystream-ingest entry point: the command line, the configuration and the
- * dispatch to the service. The HTTP service itself will live in its own files
- * (http.c and one file per channel); this file only wires them together.
+ * paystream-ingest entry point: the command line (common/src/cli.c) and the
+ * dispatch to the service (run.c) or to the offline verifier (verify_cmd.c).
  *
- *   paystream-ingest [--config FILE] [run]     receive callbacks (not yet)
+ *   paystream-ingest [--config FILE] [run]     receive callbacks
+ *   paystream-ingest verify --config FILE --channel CH --request FILE [--at S]
  *   paystream-ingest --check-config | --config-doc | --help | --version
  *
  * Exit codes: 0 success, 1 operational error (message on stderr), 2 usage error.
  */
 #include "config.h"
+#include "run.h"
+#include "verify_cmd.h"
 
-#include <paystream/buf.h>
-#include <paystream/config.h>
+#include <paystream/cli.h>
 #include <paystream/limits.h>
 #include <paystream/log.h>
-#include <paystream/version.h>
 
+#include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PROG "paystream-ingest"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
-
-/* What parse_args found; CONTINUE means "go on and run a command". */
-enum { PARSE_CONTINUE = -1 };
-
-typedef struct options {
-    const char *config_path; /* borrowed from argv; NULL: defaults and environment only */
-    bool check_config;
-    bool config_doc;
-    const char *command; /* borrowed from argv; NULL means "run" */
-} options_t;
-
-static void usage(FILE *out)
+static int cmd_run(const ps_config_t *cfg, int argc, char **argv)
 {
-    fprintf(out,
-            "Usage: " PROG " [OPTION]... [COMMAND]\n"
-            "Receives payment-channel callbacks over HTTP, verifies them and produces them to "
-            "Kafka.\n\n"
-            "Commands:\n"
-            "  run                 serve HTTP (the default; not implemented yet)\n\n"
-            "Options:\n"
-            "  -c, --config FILE   read configuration from FILE (key = value lines)\n"
-            "      --check-config  load the configuration, print the effective values, exit\n"
-            "      --config-doc    print the Markdown reference of the configuration keys\n"
-            "  -h, --help          print this help and exit\n"
-            "  -V, --version       print the version and exit\n\n"
-            "Every key can be set from the environment: log.level is PAYSTREAM_LOG_LEVEL.\n"
-            "See docs/CONFIGURATION.md.\n");
+    char errstr[PS_ERRSTR_SIZE];
+
+    if (argc > 1)
+        return ps_cli_usage_error(PROG, "unexpected argument", argv[1]);
+    if (ingest_run(cfg, errstr, sizeof(errstr)) != PS_OK) {
+        ps_log_error("%s", errstr);
+        return PS_EXIT_FAIL;
+    }
+    return PS_EXIT_OK;
 }
 
-static int usage_error(const char *what, const char *arg)
+/* --at: decimal Unix seconds, nothing else (no sign games, no trailing text). */
+static int parse_at(const char *s, int64_t *at_out)
 {
-    fprintf(stderr, PROG ": %s \"%s\"\nTry \"" PROG " --help\" for more information.\n", what,
-            arg);
-    return EXIT_USAGE;
+    char *end = NULL;
+    long long v;
+
+    if (s[0] < '0' || s[0] > '9')
+        return ps_cli_usage_error(PROG, "invalid --at (expected Unix seconds)", s);
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return ps_cli_usage_error(PROG, "invalid --at (expected Unix seconds)", s);
+    *at_out = (int64_t)v;
+    return PS_EXIT_OK;
 }
 
-/* Returns an exit code when the command line is fully handled, else PARSE_CONTINUE. */
-static int parse_args(int argc, char **argv, options_t *opt)
+static int cmd_verify(const ps_config_t *cfg, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'C'},
-        {"config-doc", no_argument, NULL, 'D'},   {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
-    char shortopt[3] = "-?";
-    int c;
+    static const struct option longopts[] = {{"channel", required_argument, NULL, 'H'},
+                                             {"request", required_argument, NULL, 'R'},
+                                             {"at", required_argument, NULL, 'A'},
+                                             {NULL, 0, NULL, 0}};
+    const char *channel = NULL, *request = NULL, *at_text = NULL;
+    int64_t at = 0;
+    int c, rc;
 
-    opterr = 0; /* our own messages name the option and point to --help */
-    while ((c = getopt_long(argc, argv, ":c:hV", longopts, NULL)) != -1) {
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': opt->config_path = optarg; break;
-        case 'C': opt->check_config = true; break;
-        case 'D': opt->config_doc = true; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        case 'V': printf(PROG " %s\n", PS_VERSION); return EXIT_OK;
-        case ':': return usage_error("missing argument for option", argv[optind - 1]);
-        default:
-            shortopt[1] = (char)optopt;
-            return usage_error("unknown option", optopt != 0 ? shortopt : argv[optind - 1]);
+        case 'H': channel = optarg; break;
+        case 'R': request = optarg; break;
+        case 'A': at_text = optarg; break;
+        case ':': return ps_cli_usage_error(PROG, "missing argument for option", argv[optind - 1]);
+        default: return ps_cli_usage_error(PROG, "unknown option", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        opt->command = argv[optind++];
-    if (optind < argc)
-        return usage_error("unexpected argument", argv[optind]);
-    if (opt->command != NULL && (opt->check_config || opt->config_doc))
-        return usage_error("unexpected argument", opt->command);
-    return PARSE_CONTINUE;
+        return ps_cli_usage_error(PROG, "unexpected argument", argv[optind]);
+    if (channel == NULL || request == NULL)
+        return ps_cli_usage_error(PROG, "verify needs", channel == NULL ? "--channel" : "--request");
+    rc = at_text != NULL ? parse_at(at_text, &at) : PS_EXIT_OK;
+    if (rc != PS_EXIT_OK)
+        return rc;
+    return ingest_verify_cmd(cfg, channel, request, at_text != NULL, at, stdout, stderr);
 }
 
-static int print_config_doc(void)
-{
-    ps_buf_t md;
-    int rc = EXIT_OK;
-
-    /* The reference of one service is far smaller than a configuration file may be. */
-    ps_buf_init(&md, PS_CONFIG_FILE_BYTES_MAX);
-    if (ps_config_write_markdown(ingest_config_table, ingest_config_key_count, "ingest", &md) !=
-        PS_OK) {
-        fprintf(stderr, PROG ": could not write the configuration reference: too large\n");
-        rc = EXIT_FAIL;
-    } else {
-        fwrite(md.data, 1, md.len, stdout);
-    }
-    ps_buf_deinit(&md);
-    return rc;
-}
-
-static int load_config(const options_t *opt, ps_config_t **cfg_out)
-{
-    char errstr[PS_ERRSTR_SIZE];
-    ps_log_level_t level;
-
-    if (ps_config_load(ingest_config_table, ingest_config_key_count, opt->config_path, NULL,
-                       cfg_out, errstr, sizeof(errstr)) != PS_OK) {
-        fprintf(stderr, PROG ": invalid configuration: %s\n", errstr);
-        return EXIT_FAIL;
-    }
-    /* The table's choices are exactly the level names, so this cannot fail. */
-    if (ps_log_level_parse(ps_config_get_str(*cfg_out, "log.level"), &level) == PS_OK)
-        ps_log_set_level(level);
-    return EXIT_OK;
-}
+static const ps_cli_command_t commands[] = {
+    {"run", "serve HTTP: verify callbacks and produce them to Kafka", cmd_run},
+    {"verify", "verify one captured request offline: --channel wechat|alipay|apple "
+               "--request FILE [--at UNIX_SECONDS]; prints the event as JSON (exit 0) or "
+               "the reason (exit 1)",
+     cmd_verify},
+};
 
 int main(int argc, char **argv)
 {
-    options_t opt = {0};
-    ps_config_t *cfg = NULL;
-    int rc;
+    const ps_cli_t cli = {
+        .prog = PROG,
+        .service = "ingest",
+        .description = "Receives payment-channel callbacks over HTTP, verifies them and "
+                       "produces them to Kafka.",
+        .table = ingest_config_table,
+        .key_count = ingest_config_key_count,
+        .commands = commands,
+        .command_count = sizeof(commands) / sizeof(commands[0]),
+    };
 
-    ps_log_set_component("ingest");
-    rc = parse_args(argc, argv, &opt);
-    if (rc != PARSE_CONTINUE)
-        return rc;
-    if (opt.config_doc)
-        return print_config_doc();
-    if (opt.command != NULL && strcmp(opt.command, "run") != 0)
-        return usage_error("unknown command", opt.command);
-    if (!opt.check_config) {
-        fprintf(stderr, PROG ": the HTTP service is not implemented yet; available: "
-                             "--check-config, --config-doc, --help, --version\n");
-        return EXIT_USAGE;
-    }
-    rc = load_config(&opt, &cfg);
-    if (rc == EXIT_OK)
-        ps_config_dump(cfg, stdout);
-    ps_config_destroy(cfg);
-    return rc;
+    return ps_cli_main(&cli, argc, argv);
 }

@@ -6,6 +6,7 @@
 #include <paystream/cli.h>
 #include <paystream/limits.h>
 #include <paystream/log.h>
+#include <paystream/mem.h>
 #include <paystream/version.h>
 
 #include <getopt.h>
@@ -123,9 +124,42 @@ static const ps_cli_command_t *find_command(const ps_cli_t *cli, const char *nam
     return NULL;
 }
 
+/*
+ * Takes --config FILE / --config=FILE / -c FILE out of a command's arguments
+ * (up to a "--"), so `prog verify --config F ...` works like
+ * `prog --config F verify ...`. cmd_argv receives the rest (borrowed).
+ */
+static int extract_config(const ps_cli_t *cli, int argc, char **argv, options_t *opt,
+                          char **cmd_argv, int *cmd_argc)
+{
+    int n = 0, i;
+
+    for (i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            break;
+        if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) {
+            if (i + 1 >= argc)
+                return ps_cli_usage_error(cli->prog, "missing argument for option", a);
+            opt->config_path = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            opt->config_path = a + 9;
+        } else {
+            cmd_argv[n++] = argv[i];
+        }
+    }
+    while (i < argc)
+        cmd_argv[n++] = argv[i++];
+    cmd_argv[n] = NULL;
+    *cmd_argc = n;
+    return PARSE_CONTINUE;
+}
+
 int ps_cli_main(const ps_cli_t *cli, int argc, char **argv)
 {
     static char *default_argv[2];
+    char **cmd_argv = NULL;
+    int cmd_argc = 0;
     const ps_cli_command_t *cmd = &cli->commands[0];
     options_t opt = {0};
     ps_config_t *cfg = NULL;
@@ -141,16 +175,25 @@ int ps_cli_main(const ps_cli_t *cli, int argc, char **argv)
         cmd = find_command(cli, argv[opt.command_index]);
         if (cmd == NULL)
             return ps_cli_usage_error(cli->prog, "unknown command", argv[opt.command_index]);
+        cmd_argv = ps_calloc((size_t)(argc - opt.command_index) + 1, sizeof(*cmd_argv));
+        rc = extract_config(cli, argc - opt.command_index, argv + opt.command_index, &opt,
+                            cmd_argv, &cmd_argc);
+        if (rc != PARSE_CONTINUE) {
+            ps_free(cmd_argv);
+            return rc;
+        }
+    } else {
+        default_argv[0] = (char *)cmd->name;
+        cmd_argv = NULL;
     }
     rc = load_config(cli, &opt, &cfg);
-    if (rc == PS_EXIT_OK && opt.check_config) {
+    if (rc == PS_EXIT_OK && opt.check_config)
         ps_config_dump(cfg, stdout);
-    } else if (rc == PS_EXIT_OK && opt.command_index < argc) {
-        rc = cmd->fn(cfg, argc - opt.command_index, argv + opt.command_index);
-    } else if (rc == PS_EXIT_OK) {
-        default_argv[0] = (char *)cmd->name;
+    else if (rc == PS_EXIT_OK && cmd_argv != NULL)
+        rc = cmd->fn(cfg, cmd_argc, cmd_argv);
+    else if (rc == PS_EXIT_OK)
         rc = cmd->fn(cfg, 1, default_argv);
-    }
+    ps_free(cmd_argv);
     ps_config_destroy(cfg);
     return rc;
 }

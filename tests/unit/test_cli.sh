@@ -71,9 +71,8 @@ for svc in ingest processor reconciler; do
     expect "$svc unknown command" 2 stderr 'unknown command "frobnicate"'
     run "$svc" run extra
     expect "$svc extra argument" 2 stderr 'unexpected argument "extra"'
-    run "$svc"
-    expect "$svc without a command" 2 stderr "not implemented yet" stderr "--check-config"
-    [ -s "$out/stdout" ] && fail "$svc without a command wrote to stdout"
+    run "$svc" --help
+    expect "$svc --help names the default command" 0 stdout "run " stdout "(the default)"
 
     # A bad file: exit 1, the message names the file, the line and the key.
     run "$svc" --check-config --config "$data/cli_bad.conf"
@@ -99,6 +98,15 @@ for svc in ingest processor reconciler; do
     run "$svc" --config-doc
     expect "$svc --config-doc" 0 stdout "## paystream-$svc" stdout '| `log.level` | enum | `info` |'
 done
+
+# Without a command the service runs: ingest validates its listen address
+# before binding anything (exit 1 with the reason, nothing on stdout).
+PAYSTREAM_HTTP_LISTEN_ADDRESS=not-an-address run ingest
+expect "ingest without a command runs the service" 1 stderr "not-an-address"
+[ -s "$out/stdout" ] && fail "ingest without a command wrote to stdout"
+# Options of the common line are accepted after the command too.
+run ingest verify --config "$data/cli_bad.conf" --channel wechat --request /dev/null
+expect "ingest verify --config after the command" 1 stderr "unknown key \"no.such.key\""
 
 # The processor's migrate command loads the configuration first and reports
 # failures with exit status 1: a closed port cannot be migrated.
