@@ -51,6 +51,7 @@ struct ingest_alipay {
     bool enabled;
     char *app_id;    /* owned */
     char *seller_id; /* owned; "" means not checked */
+    char *account_param; /* owned: ingest.account_param, the passback_params key of the account */
     alipay_key_t keys[ALIPAY_KEYS_MAX];
     size_t key_count;
 };
@@ -216,6 +217,7 @@ ps_err_t ingest_alipay_new(const ps_config_t *cfg, ingest_alipay_t **out, char *
     PS_ASSERT(out != NULL);
     v->app_id = ps_strdup(ps_config_get_str(cfg, "alipay.app_id"));
     v->seller_id = ps_strdup(ps_config_get_str(cfg, "alipay.seller_id"));
+    v->account_param = ps_strdup(ps_config_get_str(cfg, "ingest.account_param"));
     if (key_path[0] == '\0') {
         if (prev_path[0] != '\0')
             err = ps_errstr_set(errstr, errstr_size, PS_ERR_CONFIG,
@@ -251,6 +253,7 @@ void ingest_alipay_destroy(ingest_alipay_t *v)
     }
     ps_free(v->app_id);
     ps_free(v->seller_id);
+    ps_free(v->account_param);
     ps_free(v);
 }
 
@@ -551,7 +554,7 @@ static bool check_currency(alipay_req_t *r)
 }
 
 /*
- * Account id: passback_params, decoded once more, parsed as k=v&..., player_id.
+ * Account id: passback_params, decoded once more, parsed as k=v&..., the ingest.account_param key.
  * A payment must name its account. Refund and close notifications may lack
  * passback_params (conformance A2, A3): the account is then "" and the
  * processor finds it through the payment's merchant order number.
@@ -580,10 +583,10 @@ static bool take_account(alipay_req_t *r, bool required, char **account_out)
         REJECT(r, "bad_account", "alipay notification passback_params is not a k=v form: %s", msg);
         goto out;
     }
-    acct = ingest_form_get(&inner, INGEST_ALIPAY_ACCOUNT_PARAM);
+    acct = ingest_form_get(&inner, r->v->account_param);
     if (acct == NULL || acct[0] == '\0') {
         REJECT(r, "missing_account", "alipay notification passback_params has no \"%s\"",
-               INGEST_ALIPAY_ACCOUNT_PARAM);
+               r->v->account_param);
         goto out;
     }
     if (strlen(acct) > PS_ACCOUNT_ID_BYTES_MAX) {

@@ -39,7 +39,8 @@
  * trans_currency or settle_currency other than CNY is refused (bad_currency)
  * rather than booked in a currency paystream cannot be sure of. Times are
  * Asia/Shanghai civil time: event time = notify_time, paid time = gmt_payment.
- * The account is the "player_id" parameter of passback_params, decoded once
+ * The account is the ingest.account_param parameter (default "player_id") of
+ * passback_params, decoded once
  * more (it was URL-encoded by the merchant and is echoed back as is). A
  * payment without it is refused (missing_account); refund and close
  * notifications may lack passback_params (conformance A2, A3) and then carry
@@ -56,10 +57,6 @@
 #include <paystream/config.h>
 #include <paystream/err.h>
 #include <stdbool.h>
-
-/* The passback_params parameter holding the account id. TODO(lead): wire to
- * the ingest.account_param config key once helper H declares it. */
-#define INGEST_ALIPAY_ACCOUNT_PARAM "player_id"
 
 typedef struct ingest_alipay ingest_alipay_t;
 

@@ -44,6 +44,7 @@ struct ingest_wechat {
     char *mch_id; /* owned */
     char *appid;  /* owned; "" = not checked */
     int64_t window_s;
+    char *account_param; /* owned: ingest.account_param, the attach key of the account */
 };
 
 /* The signature headers of one request: trimmed copies plus the originals. */
@@ -250,6 +251,7 @@ ps_err_t ingest_wechat_new(const ps_config_t *cfg, ingest_wechat_t **out, char *
     ps_err_t err = PS_OK;
 
     v->mch_id = ps_strdup(ps_config_get_str(cfg, "wechat.mch_id"));
+    v->account_param = ps_strdup(ps_config_get_str(cfg, "ingest.account_param"));
     v->appid = ps_strdup(ps_config_get_str(cfg, "wechat.appid"));
     v->window_s = ps_config_get_int(cfg, "wechat.timestamp_window_s");
     if (key == NULL)
@@ -285,6 +287,7 @@ void ingest_wechat_destroy(ingest_wechat_t *v)
     ingest_wechat_certs_destroy(v->store);
     OPENSSL_cleanse(v->apiv3_key, sizeof(v->apiv3_key));
     ps_free(v->mch_id);
+    ps_free(v->account_param);
     ps_free(v->appid);
     ps_free(v);
 }
@@ -485,9 +488,10 @@ static bool form_decode(const char *s, size_t len, char *out, size_t out_size, s
     return true;
 }
 
-/* Finds INGEST_WECHAT_ACCOUNT_PARAM in attach ("k=v&k2=v2"). Rejects a
+/* Finds param (ingest.account_param) in attach ("k=v&k2=v2"). Rejects a
  * missing, empty, repeated, malformed or non-UTF-8 value. */
-static bool account_from_attach(const char *attach, char **out, ingest_result_t *res)
+static bool account_from_attach(const char *param, const char *attach, char **out,
+                                ingest_result_t *res)
 {
     char key[PS_WECHAT_ATTACH_BYTES_MAX + 1], val[PS_ACCOUNT_ID_BYTES_MAX + 1], found[sizeof(val)];
     size_t found_len = 0, klen, vlen;
@@ -500,10 +504,10 @@ static bool account_from_attach(const char *attach, char **out, ingest_result_t 
             eq = len;
         if (!form_decode(p, eq, key, sizeof(key), &klen))
             goto malformed;
-        if (strcmp(key, INGEST_WECHAT_ACCOUNT_PARAM) == 0) {
+        if (strcmp(key, param) == 0) {
             if (have)
                 return fail(res, "bad_account", "attach repeats \"%s\"",
-                                     INGEST_WECHAT_ACCOUNT_PARAM);
+                                     param);
             if (eq == len || !form_decode(p + eq + 1, len - eq - 1, val, sizeof(val), &vlen))
                 goto malformed;
             memcpy(found, val, vlen + 1);
@@ -514,7 +518,7 @@ static bool account_from_attach(const char *attach, char **out, ingest_result_t 
     }
     if (!have || found_len == 0)
         return fail(res, "missing_account", "attach has no \"%s\" parameter",
-                             INGEST_WECHAT_ACCOUNT_PARAM);
+                             param);
     utf8 = json_stringn(found, found_len); /* jansson refuses invalid UTF-8 */
     if (utf8 == NULL)
         goto malformed;
@@ -524,7 +528,7 @@ static bool account_from_attach(const char *attach, char **out, ingest_result_t 
 malformed:
     return fail(res, "bad_account",
                   "attach parameter \"%s\" is malformed, not UTF-8 or longer than %d bytes",
-                  INGEST_WECHAT_ACCOUNT_PARAM, PS_ACCOUNT_ID_BYTES_MAX);
+                  param, PS_ACCOUNT_ID_BYTES_MAX);
 }
 
 /* ---- verification ------------------------------------------------------- */
@@ -635,7 +639,8 @@ static void ack_only(ingest_result_t *res, const char *label, const char *fmt, .
 }
 
 /* TRANSACTION.SUCCESS -> PAYMENT_SUCCEEDED. */
-static bool build_payment(json_t *plain, ps_callback_event_t *ev, ingest_result_t *res)
+static bool build_payment(const ingest_wechat_t *v, json_t *plain, ps_callback_event_t *ev,
+                          ingest_result_t *res)
 {
     const char *order, *txn, *state, *currency, *attach;
     json_t *amount;
@@ -658,7 +663,7 @@ static bool build_payment(json_t *plain, ps_callback_event_t *ev, ingest_result_
     }
     if (ps_currency_validate(currency, &exponent, err, sizeof(err)) != PS_OK)
         return fail(res, "bad_currency", "field \"amount.currency\": %s", err);
-    if (!account_from_attach(attach, &ev->account_id, res))
+    if (!account_from_attach(v->account_param, attach, &ev->account_id, res))
         return false;
     ev->kind = PS_EVENT_PAYMENT_SUCCEEDED;
     ev->merchant_order_no = ps_strdup(order);
@@ -730,7 +735,7 @@ static void decide(ingest_wechat_t *v, const ingest_request_t *req, envelope_t *
     }
     ev->channel = PS_CHANNEL_WECHAT;
     ev->event_time_us = env->create_time_us;
-    if (!(payment ? build_payment(plain, ev, res) : build_refund(plain, ev, res))) {
+    if (!(payment ? build_payment(v, plain, ev, res) : build_refund(plain, ev, res))) {
         if (res->verdict == INGEST_ACK_ONLY)
             ps_callback_event_deinit(ev);
         goto out;

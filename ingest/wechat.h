@@ -28,10 +28,6 @@
 #include <paystream/err.h>
 #include <stdbool.h>
 
-/* The attach parameter that names the player account. TODO(lead): wire
- * ingest.account_param (helper H) instead of this constant. */
-#define INGEST_WECHAT_ACCOUNT_PARAM "player_id"
-
 typedef struct ingest_wechat ingest_wechat_t;
 
 /*
