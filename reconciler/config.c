@@ -4,6 +4,9 @@
  */
 #include "config.h"
 
+#include <paystream/limits.h>
+#include <stdint.h>
+
 const ps_config_key_t recon_config_table[] = {
     {.name = "log.level",
      .type = PS_CONF_ENUM,
