@@ -142,6 +142,8 @@
 #define PS_RECON_KAFKA_TIMEOUT_MS 60000         /* one transactional call or flush */
 #define PS_RECON_REPORT_BYTES_MAX ((size_t)256 * 1024 * 1024) /* JSON or HTML report */
 #define PS_RECON_WORK_MEM_MB_MAX 4096           /* recon.pg.work_mem_mb upper bound */
+#define PS_RECON_OFFSETS_BYTES (PS_KAFKA_PARTITIONS_MAX * 32) /* "p:offset,..." of a topic */
+#define PS_RECON_RECOVER_SCAN_MAX 10000000      /* messages read to find a crashed run's commands */
 
 /* Processor consumer loop, offsets and operations (processor/consume.c,
  * offsets.c, loop.c, ops.c, redrive.c; helper P1). */
