@@ -145,8 +145,10 @@ static const char *event_defect(const ps_callback_event_t *ev)
         return "event lacks its channel event id or merchant order number";
     if (ev->channel_event_type == NULL || ev->channel_txn_id == NULL)
         return "event lacks its event type or channel transaction id";
-    if (empty(ev->account_id))
-        return "event has an empty account id: there is no player account to post to";
+    /* Refund and close notifications may name no account (WeChat, Alipay):
+     * the fold takes the payment's. A payment must name the player. */
+    if (ev->kind == PS_EVENT_PAYMENT_SUCCEEDED && empty(ev->account_id))
+        return "payment event has an empty account id: there is no player account to credit";
     if (!currency_ok(ev->currency))
         return "event currency is not three upper-case letters";
     if (ev->amount_minor < 0 || (ev->has_refund_total && ev->refund_total_minor < 0))

@@ -351,6 +351,23 @@ static ps_err_t fold_success(proc_payment_t *p, const ps_callback_event_t *ev, c
     return PS_OK;
 }
 
+/*
+ * WeChat and Alipay refund and close notifications name no account: such an
+ * event takes its payment's. Before the payment is in the ledger there is no
+ * account to record it under, so it is refused (a dead letter, which the
+ * dead-letters tool re-drives once the payment has arrived).
+ */
+static bool account_known(const proc_payment_t *p, const ps_callback_event_t *ev,
+                          proc_fold_outcome_t *out)
+{
+    if (p->account_id != NULL || (ev->account_id != NULL && ev->account_id[0] != '\0'))
+        return true;
+    (void)invalid(out, "event \"%s\" names no account and payment \"%s\" is not in the ledger "
+                       "yet: re-drive it once the payment has arrived",
+                  ev->channel_event_id, p->merchant_order_no);
+    return false;
+}
+
 static ps_err_t fold_closed(proc_payment_t *p, const ps_callback_event_t *ev,
                             proc_fold_outcome_t *out)
 {
@@ -358,6 +375,8 @@ static ps_err_t fold_closed(proc_payment_t *p, const ps_callback_event_t *ev,
         return PS_OK;
     if (p->paid || p->closed)
         return PS_OK; /* a close never undoes money that arrived */
+    if (!account_known(p, ev, out))
+        return PS_OK;
     adopt_identity(p, ev->currency, ev->account_id);
     p->closed = true;
     p->changed = p->account_id != NULL;
@@ -383,7 +402,7 @@ static ps_err_t fold_refund(proc_payment_t *p, const ps_callback_event_t *ev, co
 
     if (ev->refund_id == NULL || ev->refund_id[0] == '\0')
         return invalid(out, "refund notification has no refund id");
-    if (!identity_ok(p, ev->currency, ev->account_id, out))
+    if (!identity_ok(p, ev->currency, ev->account_id, out) || !account_known(p, ev, out))
         return PS_OK;
     if (p->reversed)
         return invalid(out, "refund \"%s\" of reversed payment \"%s\"", ev->refund_id,
@@ -442,7 +461,7 @@ static ps_err_t fold_refund_reversed(proc_payment_t *p, const ps_callback_event_
 
     if (ev->refund_id == NULL || ev->refund_id[0] == '\0')
         return invalid(out, "refund reversal has no refund id");
-    if (!identity_ok(p, ev->currency, ev->account_id, out))
+    if (!identity_ok(p, ev->currency, ev->account_id, out) || !account_known(p, ev, out))
         return PS_OK;
     r = find_refund(p, ev->refund_id);
     if (r == NULL) {

@@ -513,18 +513,27 @@ static int cmd_callbacks(const opts_t *o)
         fail("could not create \"%s\": %s", path, strerror(errno));
         goto out;
     }
+    /* Payments in turn over the three channels; every fifth payment is
+     * followed by a refund of that very payment, as a channel would send it. */
     while (i < o->count) {
         gen_t g = {n++, o->seed, false, false, (int64_t)time(NULL), false};
         int ch = (int)(g.n % 3);
-        g.refund = g.n % 5 == 4;
-        g.forged = (long long)(next_rand(&rs) % 100) < o->forgeries;
-        g.test = ch == 2 && !g.forged && (long long)(next_rand(&rs) % 100) < o->tests;
-        if (emit(&k, o, manifest, i++, ch, &g, g.forged ? "forged" : g.test ? "test" : "ok") !=
-            EXIT_OK)
-            goto out;
-        if (!g.forged && i < o->count && (long long)(next_rand(&rs) % 100) < o->duplicates &&
-            emit(&k, o, manifest, i++, ch, &g, "dup") != EXIT_OK)
-            goto out;
+        bool with_refund = g.n % 5 == 4;
+
+        for (int step = 0; step < (with_refund ? 2 : 1) && i < o->count; step++) {
+            g.refund = step == 1;
+            g.forged = (long long)(next_rand(&rs) % 100) < o->forgeries;
+            g.test = ch == 2 && !g.refund && !g.forged &&
+                     (long long)(next_rand(&rs) % 100) < o->tests;
+            if (emit(&k, o, manifest, i++, ch, &g, g.forged ? "forged" : g.test ? "test" : "ok") !=
+                EXIT_OK)
+                goto out;
+            if (!g.forged && i < o->count && (long long)(next_rand(&rs) % 100) < o->duplicates &&
+                emit(&k, o, manifest, i++, ch, &g, "dup") != EXIT_OK)
+                goto out;
+            if (g.test)
+                break; /* a TEST notification has no payment to refund */
+        }
     }
     printf("%lld callbacks written to %s\n", i, o->out);
     rc = EXIT_OK;

@@ -558,6 +558,34 @@ static void test_names(void)
     CHECK_STR(proc_purpose_name(PROC_PURPOSE_REFUND_REVERSED), "REFUND_REVERSED");
 }
 
+/* Goal: a refund naming no account (WeChat, Alipay) posts to its payment's
+ * account; before the payment is known it is refused, not recorded under an
+ * empty account, and once the payment is there the same event applies. */
+static void test_refund_without_account(void)
+{
+    proc_payment_t p;
+    proc_journal_list_t jl = {0};
+    proc_fold_outcome_t o[3];
+    ps_callback_event_t ev[3] = {mk_ev(PS_EVENT_REFUND_SUCCEEDED, "E2", 300, "R1"),
+                                 mk_ev(PS_EVENT_PAYMENT_SUCCEEDED, "E1", 1000, NULL),
+                                 mk_ev(PS_EVENT_REFUND_SUCCEEDED, "E2", 300, "R1")};
+
+    ev[0].account_id = "";
+    ev[2].account_id = NULL;
+    proc_payment_init(&p, PS_CHANNEL_WECHAT, "ORD1");
+    CHECK_INT(fold_events(&p, ev, 1, &jl, o), 1);
+    CHECK_CONTAINS(o[0].reason, "names no account");
+    CHECK(p.account_id == NULL);
+    CHECK_INT(p.refund_count, 0);
+    CHECK_INT(fold_events(&p, ev + 1, 2, &jl, o + 1), 0);
+    CHECK_INT(proc_payment_state(&p), PROC_STATE_PARTIALLY_REFUNDED);
+    REQUIRE(jl.count == 2);
+    CHECK_STR(jl.items[1].lines[0].account_id, "player-1");
+    CHECK_INT(balance(&jl, "player-1"), -700);
+    proc_journal_list_deinit(&jl);
+    proc_payment_deinit(&p);
+}
+
 int main(void)
 {
     RUN(test_success_posts_pay);
@@ -566,6 +594,7 @@ int main(void)
     RUN(test_partial_then_full_refund);
     RUN(test_alipay_cumulative);
     RUN(test_refund_before_payment);
+    RUN(test_refund_without_account);
     RUN(test_refund_reversed);
     RUN(test_closed);
     RUN(test_commands);
