@@ -102,7 +102,8 @@ echo "ingest.delivery_timeout_ms = 2000" >> "$work/keys/ingest.conf"
 ipid=$!
 port=
 for _ in $(seq 1 100); do
-    port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\),.*/\1/p' "$work/ingest.log")
+    # The background job creates its log asynchronously: it may not exist yet.
+    port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\),.*/\1/p' "$work/ingest.log" 2>/dev/null || true)
     [ -n "$port" ] && break
     sleep 0.1
 done
