@@ -185,6 +185,8 @@ static const char insert_payments_sql[] =
     "$12::bool[], $13::int8[])";
 static const char update_payments_sql[] =
     "UPDATE payments AS p SET channel_txn_id = COALESCE(p.channel_txn_id, u.txn), "
+    /* "" is an account not yet named (a refund that came before its payment). */
+    "account_id = CASE WHEN p.account_id = '' THEN u.acct ELSE p.account_id END, "
     "state = u.state, state_rank = u.state_rank, amount_minor = u.amount, "
     "refunded_minor = u.refunded, paid_time = COALESCE(p.paid_time, u.paid_time), "
     "is_paid = u.paid, is_closed = u.closed, refund_total_minor = u.total, updated_at = now() "

@@ -214,8 +214,8 @@ static bool identity_ok(const proc_payment_t *p, const char *currency, const cha
                 p->currency);
         return false;
     }
-    if (p->account_id != NULL && account_id != NULL && account_id[0] != '\0' &&
-        strcmp(account_id, p->account_id) != 0) {
+    if (p->account_id != NULL && p->account_id[0] != '\0' && account_id != NULL &&
+        account_id[0] != '\0' && strcmp(account_id, p->account_id) != 0) {
         invalid(out, "account id differs from the account id of payment \"%s\"",
                 p->merchant_order_no);
         return false;
@@ -223,13 +223,23 @@ static bool identity_ok(const proc_payment_t *p, const char *currency, const cha
     return true;
 }
 
-/* Records currency and account once known (identity_ok passed). */
+/*
+ * Records currency and account once known (identity_ok passed). WeChat and
+ * Alipay refund and close notifications name no account; one that arrives
+ * before its payment is kept under the account "" (unknown), which the
+ * payment's own notification then fills in before anything is posted: no
+ * journal is posted for a payment that is not paid.
+ */
 static void adopt_identity(proc_payment_t *p, const char *currency, const char *account_id)
 {
+    bool named = account_id != NULL && account_id[0] != '\0';
+
     if (p->currency[0] == '\0')
         memcpy(p->currency, currency, PS_CURRENCY_CODE_BYTES);
-    if (p->account_id == NULL && account_id != NULL && account_id[0] != '\0')
-        p->account_id = ps_strdup(account_id);
+    if (p->account_id == NULL || (p->account_id[0] == '\0' && named)) {
+        ps_free(p->account_id);
+        p->account_id = ps_strdup(named ? account_id : "");
+    }
 }
 
 static proc_refund_t *find_refund(proc_payment_t *p, const char *refund_id)
@@ -351,23 +361,6 @@ static ps_err_t fold_success(proc_payment_t *p, const ps_callback_event_t *ev, c
     return PS_OK;
 }
 
-/*
- * WeChat and Alipay refund and close notifications name no account: such an
- * event takes its payment's. Before the payment is in the ledger there is no
- * account to record it under, so it is refused (a dead letter, which the
- * dead-letters tool re-drives once the payment has arrived).
- */
-static bool account_known(const proc_payment_t *p, const ps_callback_event_t *ev,
-                          proc_fold_outcome_t *out)
-{
-    if (p->account_id != NULL || (ev->account_id != NULL && ev->account_id[0] != '\0'))
-        return true;
-    (void)invalid(out, "event \"%s\" names no account and payment \"%s\" is not in the ledger "
-                       "yet: re-drive it once the payment has arrived",
-                  ev->channel_event_id, p->merchant_order_no);
-    return false;
-}
-
 static ps_err_t fold_closed(proc_payment_t *p, const ps_callback_event_t *ev,
                             proc_fold_outcome_t *out)
 {
@@ -375,8 +368,6 @@ static ps_err_t fold_closed(proc_payment_t *p, const ps_callback_event_t *ev,
         return PS_OK;
     if (p->paid || p->closed)
         return PS_OK; /* a close never undoes money that arrived */
-    if (!account_known(p, ev, out))
-        return PS_OK;
     adopt_identity(p, ev->currency, ev->account_id);
     p->closed = true;
     p->changed = p->account_id != NULL;
@@ -402,7 +393,7 @@ static ps_err_t fold_refund(proc_payment_t *p, const ps_callback_event_t *ev, co
 
     if (ev->refund_id == NULL || ev->refund_id[0] == '\0')
         return invalid(out, "refund notification has no refund id");
-    if (!identity_ok(p, ev->currency, ev->account_id, out) || !account_known(p, ev, out))
+    if (!identity_ok(p, ev->currency, ev->account_id, out))
         return PS_OK;
     if (p->reversed)
         return invalid(out, "refund \"%s\" of reversed payment \"%s\"", ev->refund_id,
@@ -461,7 +452,7 @@ static ps_err_t fold_refund_reversed(proc_payment_t *p, const ps_callback_event_
 
     if (ev->refund_id == NULL || ev->refund_id[0] == '\0')
         return invalid(out, "refund reversal has no refund id");
-    if (!identity_ok(p, ev->currency, ev->account_id, out) || !account_known(p, ev, out))
+    if (!identity_ok(p, ev->currency, ev->account_id, out))
         return PS_OK;
     r = find_refund(p, ev->refund_id);
     if (r == NULL) {
@@ -521,7 +512,8 @@ static const char *command_account(const proc_payment_t *p, const ps_ledger_comm
 {
     if (cmd->account_id != NULL && cmd->account_id[0] != '\0')
         return cmd->account_id;
-    return p->account_id;
+    /* "" is a payment whose account no notification has named yet. */
+    return p->account_id != NULL && p->account_id[0] != '\0' ? p->account_id : NULL;
 }
 
 static ps_err_t fold_command(proc_payment_t *p, const ps_ledger_command_t *cmd, size_t idx,

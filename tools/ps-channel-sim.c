@@ -514,7 +514,9 @@ static int cmd_callbacks(const opts_t *o)
         goto out;
     }
     /* Payments in turn over the three channels; every fifth payment is
-     * followed by a refund of that very payment, as a channel would send it. */
+     * followed by a refund of that very payment, as a channel would send it.
+     * Duplicates re-send a genuine callback; forgeries are an attacker's extra
+     * callbacks beside the genuine stream, never in place of it. */
     while (i < o->count) {
         gen_t g = {n++, o->seed, false, false, (int64_t)time(NULL), false};
         int ch = (int)(g.n % 3);
@@ -522,15 +524,18 @@ static int cmd_callbacks(const opts_t *o)
 
         for (int step = 0; step < (with_refund ? 2 : 1) && i < o->count; step++) {
             g.refund = step == 1;
-            g.forged = (long long)(next_rand(&rs) % 100) < o->forgeries;
-            g.test = ch == 2 && !g.refund && !g.forged &&
-                     (long long)(next_rand(&rs) % 100) < o->tests;
-            if (emit(&k, o, manifest, i++, ch, &g, g.forged ? "forged" : g.test ? "test" : "ok") !=
-                EXIT_OK)
+            g.forged = false;
+            g.test = ch == 2 && !g.refund && (long long)(next_rand(&rs) % 100) < o->tests;
+            if (emit(&k, o, manifest, i++, ch, &g, g.test ? "test" : "ok") != EXIT_OK)
                 goto out;
-            if (!g.forged && i < o->count && (long long)(next_rand(&rs) % 100) < o->duplicates &&
+            if (i < o->count && (long long)(next_rand(&rs) % 100) < o->duplicates &&
                 emit(&k, o, manifest, i++, ch, &g, "dup") != EXIT_OK)
                 goto out;
+            if (i < o->count && (long long)(next_rand(&rs) % 100) < o->forgeries) {
+                g.forged = true;
+                if (emit(&k, o, manifest, i++, ch, &g, "forged") != EXIT_OK)
+                    goto out;
+            }
             if (g.test)
                 break; /* a TEST notification has no payment to refund */
         }

@@ -559,8 +559,8 @@ static void test_names(void)
 }
 
 /* Goal: a refund naming no account (WeChat, Alipay) posts to its payment's
- * account; before the payment is known it is refused, not recorded under an
- * empty account, and once the payment is there the same event applies. */
+ * account; one that comes before its payment is kept under the unknown
+ * account "" and posts, to the payment's account, once the payment is paid. */
 static void test_refund_without_account(void)
 {
     proc_payment_t p;
@@ -568,20 +568,24 @@ static void test_refund_without_account(void)
     proc_fold_outcome_t o[3];
     ps_callback_event_t ev[3] = {mk_ev(PS_EVENT_REFUND_SUCCEEDED, "E2", 300, "R1"),
                                  mk_ev(PS_EVENT_PAYMENT_SUCCEEDED, "E1", 1000, NULL),
-                                 mk_ev(PS_EVENT_REFUND_SUCCEEDED, "E2", 300, "R1")};
+                                 mk_ev(PS_EVENT_REFUND_SUCCEEDED, "E3", 200, "R2")};
 
     ev[0].account_id = "";
     ev[2].account_id = NULL;
     proc_payment_init(&p, PS_CHANNEL_WECHAT, "ORD1");
-    CHECK_INT(fold_events(&p, ev, 1, &jl, o), 1);
-    CHECK_CONTAINS(o[0].reason, "names no account");
-    CHECK(p.account_id == NULL);
-    CHECK_INT(p.refund_count, 0);
+    CHECK_INT(fold_events(&p, ev, 1, &jl, o), 0);
+    CHECK(p.changed);
+    CHECK_STR(p.account_id, "");
+    CHECK_INT(p.refund_count, 1);
+    CHECK_INT(jl.count, 0);
     CHECK_INT(fold_events(&p, ev + 1, 2, &jl, o + 1), 0);
+    CHECK_STR(p.account_id, "player-1");
     CHECK_INT(proc_payment_state(&p), PROC_STATE_PARTIALLY_REFUNDED);
-    REQUIRE(jl.count == 2);
-    CHECK_STR(jl.items[1].lines[0].account_id, "player-1");
-    CHECK_INT(balance(&jl, "player-1"), -700);
+    CHECK_INT(p.refunded_minor, 500);
+    REQUIRE(jl.count == 3);
+    for (size_t i = 0; i < jl.count; i++)
+        CHECK_STR(jl.items[i].lines[0].account_id, "player-1");
+    CHECK_INT(balance(&jl, "player-1"), -500);
     proc_journal_list_deinit(&jl);
     proc_payment_deinit(&p);
 }
