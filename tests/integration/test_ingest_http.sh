@@ -33,7 +33,7 @@ trap cleanup EXIT
 "$sample" create-topics --brokers "$b" --topics "$t" --partitions 3 >/dev/null
 "$sim" keys --out "$work/keys" --port 0 --brokers "$b" --topic "$t" >/dev/null
 "$sim" callbacks --keys "$work/keys" --out "$work/cb" --count 60 --duplicates 25 \
-    --forgeries 20 --tests 20 --seed 7 >/dev/null
+    --forgeries 40 --tests 20 --seed 7 >/dev/null
 "$ingest" --config "$work/keys/ingest.conf" run 2>"$work/ingest.log" &
 pid=$!
 port=
