@@ -28,6 +28,8 @@ const ps_config_key_t recon_config_table[] = {
 /* Each concern keeps its keys in its own fragment, next to its code. */
 #include "config_keys_statements.inc"
 #include "config_keys_run.inc"
+/* Apple statements are verified by the ingest's Apple verifier: same keys. */
+#include "config_keys_apple.inc"
 };
 
 const size_t recon_config_key_count = sizeof(recon_config_table) / sizeof(recon_config_table[0]);

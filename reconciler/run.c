@@ -13,6 +13,7 @@
  *      commands (one Kafka transaction), mark them emitted
  * Dry runs stop after 6 and write nothing.
  */
+#include "apple.h" /* ingest/: the Apple verifier, shared with the ingest */
 #include "recon_run.h"
 
 #include "commands.h"
@@ -97,20 +98,57 @@ static int64_t count_lines(const char *path)
     return lines;
 }
 
+/* Apple statements are signed transactions: verified by the ingest's own
+ * Apple verifier (the same chain, OID, validity and app checks as callbacks),
+ * each at its own signedDate. */
+static ps_err_t apple_verify(void *verifier, const char *jws, size_t len, json_t **payload_out,
+                             char *errstr, size_t errstr_size)
+{
+    const char *label = NULL;
+
+    return ingest_apple_decode_signed(verifier, INGEST_APPLE_TRANSACTION, jws, len,
+                                      (int64_t)time(NULL), payload_out, NULL, &label, errstr,
+                                      errstr_size);
+}
+
+static ps_err_t apple_verifier_new(const recon_run_opts_t *o, ingest_apple_t **out, char *errstr,
+                                   size_t errstr_size)
+{
+    ps_err_t err = ingest_apple_new(o->cfg, out, errstr, errstr_size);
+
+    if (err == PS_OK && !ingest_apple_ready(*out)) {
+        ingest_apple_destroy(*out);
+        *out = NULL;
+        return ps_errstr_set(errstr, errstr_size, PS_ERR_CONFIG,
+                             "apple statements need apple.root_cert_file and apple.bundle_id");
+    }
+    return err;
+}
+
 static ps_err_t stage_statement(PGconn *conn, const recon_run_opts_t *o, recon_result_t *r,
                                 char *errstr, size_t errstr_size)
 {
+    ingest_apple_t *apple = NULL;
     recon_expect_t expect = {.merchant_id = o->merchant_id,
                              .has_window = o->has_window,
                              .window_start_us = o->window_start_us,
                              .window_end_us = o->window_end_us};
     parse_ctx_t pc = {.progress = o->progress};
-    ps_err_t err = recon_diff_session(conn, o->work_mem_mb, errstr, errstr_size);
+    ps_err_t err = PS_OK;
 
+    if (o->format == RECON_FMT_APPLE) {
+        err = apple_verifier_new(o, &apple, errstr, errstr_size);
+        expect.apple_verify = apple_verify;
+        expect.apple_verifier = apple;
+    }
+    if (err == PS_OK)
+        err = recon_diff_session(conn, o->work_mem_mb, errstr, errstr_size);
     if (err == PS_OK)
         err = recon_stage_begin(conn, o->channel, &pc.stage, errstr, errstr_size);
-    if (err != PS_OK)
+    if (err != PS_OK) {
+        ingest_apple_destroy(apple);
         return err;
+    }
     pc.started_us = pc.last_us = clock_us(CLOCK_MONOTONIC);
     if (o->progress)
         pc.expected_rows = count_lines(o->statement_path);
@@ -129,6 +167,7 @@ static ps_err_t stage_statement(PGconn *conn, const recon_run_opts_t *o, recon_r
         err == PS_ERR_UNSUPPORTED)
         ps_errstr_prefix(errstr, errstr_size, err, "statement rejected, nothing was diffed");
     recon_stage_destroy(pc.stage);
+    ingest_apple_destroy(apple);
     r->window_start_us = r->meta.window_start_us;
     r->window_end_us = r->meta.window_end_us;
     return err;
