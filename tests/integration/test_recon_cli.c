@@ -20,7 +20,7 @@ static int64_t win_start, win_end;
 
 /* A database and topic per scenario, and a config file pointing at them. */
 typedef struct scenario {
-    rt_db_t db;
+    proc_test_db_t db;
     char topic[128], config[512], statement[512], out[512], err[512];
 } scenario_t;
 
@@ -29,7 +29,7 @@ static void scenario_open(scenario_t *s, int n, const char *extra_config)
     rt_stmt_t st;
     int64_t t = win_start + 3 * RT_HOUR_US;
 
-    rt_db_create(&s->db, n);
+    proc_test_db_create(&s->db, n);
     snprintf(s->topic, sizeof(s->topic), "ps.test.recon.cli.%ld.%d", (long)getpid(), n);
     rt_topic(s->topic, true);
     snprintf(s->config, sizeof(s->config), "%s/recon%d.conf", dir, n);
@@ -49,7 +49,7 @@ static void scenario_open(scenario_t *s, int n, const char *extra_config)
             test_require_env("PAYSTREAM_TEST_KAFKA"), s->topic, (long)getpid(),
             n, extra_config);
     fclose(f);
-    PGconn *conn = rt_connect(&s->db);
+    PGconn *conn = proc_test_connect(&s->db);
     rt_pay(conn, "WECHAT", "C1", "TC1", "PAID", 1000, 0, "CNY", t);
     rt_pay(conn, "WECHAT", "C2", "TC2", "PAID", 1000, 0, "CNY", t);
     rt_pay(conn, "WECHAT", "C4", "TC4", "PAID", 900, 0, "CNY", t);
@@ -64,7 +64,7 @@ static void scenario_open(scenario_t *s, int n, const char *extra_config)
 static void scenario_close(scenario_t *s)
 {
     rt_topic(s->topic, false);
-    rt_db_drop(&s->db);
+    proc_test_db_drop(&s->db);
 }
 
 /* Runs the program; crash_at may be NULL; extra args appended. Returns its exit status. */
@@ -120,7 +120,7 @@ static void crash_case(int n, const char *point, int msgs_after_crash, int expec
     scenario_open(&s, n, "");
     CHECK_INT(run_prog(&s, point, ""), 86);
     CHECK_CONTAINS(slurp(s.err), point);
-    PGconn *conn = rt_connect(&s.db);
+    PGconn *conn = proc_test_connect(&s.db);
     CHECK_INT(rt_scalar(conn, "SELECT count(*) FROM recon_runs WHERE status = 'EMITTING'"), 1);
     CHECK_INT(rt_scalar(conn, "SELECT count(*) FROM recon_commands WHERE state = 'PLANNED'"), 3);
     int got = rt_consume_ids(s.topic, ids, RT_IDS_MAX);
@@ -179,7 +179,7 @@ static void test_exit_codes_and_lock(void)
     bool got = false;
 
     scenario_open(&s, 4, "");
-    PGconn *conn = rt_connect(&s.db);
+    PGconn *conn = proc_test_connect(&s.db);
     REQUIRE(recon_lock_try(conn, PS_CHANNEL_WECHAT, &got, errstr, sizeof(errstr)) == PS_OK);
     CHECK(got);
     CHECK_INT(run_prog(&s, NULL, ""), 5);

@@ -10,7 +10,7 @@
 
 #include <sys/stat.h>
 
-static rt_db_t db;
+static proc_test_db_t db;
 static char dir[256];
 static int64_t win_start, win_end;
 
@@ -34,7 +34,7 @@ static void path_of(char *out, size_t size, const char *name)
  */
 static void test_classes_golden(void)
 {
-    PGconn *conn = rt_connect(&db);
+    PGconn *conn = proc_test_connect(&db);
     char path[512], errstr[PS_ERRSTR_SIZE];
     rt_stmt_t st;
     int64_t t = win_start + 2 * RT_HOUR_US;
@@ -108,7 +108,7 @@ static void test_classes_golden(void)
 /* Goal: a discrepancy younger than the grace period is PENDING, not acted on. */
 static void test_grace(void)
 {
-    PGconn *conn = rt_connect(&db);
+    PGconn *conn = proc_test_connect(&db);
     char path[512], errstr[PS_ERRSTR_SIZE];
     rt_stmt_t st;
     int64_t now = rt_now_us(), start = now - RT_DAY_US, end = now + RT_HOUR_US;
@@ -163,7 +163,7 @@ static void breaker_fixture(PGconn *conn, int n, int k, const char *path)
  */
 static void test_breaker_share(void)
 {
-    PGconn *conn = rt_connect(&db);
+    PGconn *conn = proc_test_connect(&db);
     char path[512], errstr[PS_ERRSTR_SIZE];
 
     path_of(path, sizeof(path), "truncated.csv");
@@ -191,7 +191,7 @@ static void test_breaker_share(void)
 /* Goal: the amount rule halts a run whose commands would move too much money. */
 static void test_breaker_amount(void)
 {
-    PGconn *conn = rt_connect(&db);
+    PGconn *conn = proc_test_connect(&db);
     char path[512], errstr[PS_ERRSTR_SIZE];
 
     path_of(path, sizeof(path), "amount.csv");
@@ -216,7 +216,7 @@ static void test_breaker_amount(void)
 /* Goal: duplicate rows and rows of another channel reject the statement before any diff. */
 static void test_bad_statements(void)
 {
-    PGconn *conn = rt_connect(&db);
+    PGconn *conn = proc_test_connect(&db);
     char path[512], errstr[PS_ERRSTR_SIZE];
     rt_stmt_t st;
     int64_t t = win_start + RT_HOUR_US;
@@ -325,7 +325,7 @@ static void test_channel_formats(void)
     char path[512], errstr[PS_ERRSTR_SIZE];
 
     for (size_t c = 0; c < 2; c++) {
-        PGconn *conn = rt_connect(&db);
+        PGconn *conn = proc_test_connect(&db);
         sim_bill_synth_t s = {.rows = 40, .refund_every = 10, .prefix = "S"};
         ps_buf_t bill, gz;
         int64_t day_end = 0;
@@ -387,7 +387,7 @@ int main(void)
     /* A window two days ago: every payment in it is older than any grace. */
     win_start = (rt_now_us() / RT_DAY_US - 2) * RT_DAY_US;
     win_end = win_start + RT_DAY_US;
-    rt_db_create(&db, 0);
+    proc_test_db_create(&db, 0);
     RUN(test_classes_golden);
     RUN(test_grace);
     RUN(test_breaker_share);
@@ -395,7 +395,7 @@ int main(void)
     RUN(test_bad_statements);
     RUN(test_hostile_statements);
     RUN(test_channel_formats);
-    rt_db_drop(&db);
+    proc_test_db_drop(&db);
     remove_dir(dir);
     return test_summary();
 }

@@ -11,7 +11,7 @@
 
 #include <sys/stat.h>
 
-static rt_db_t db;
+static proc_test_db_t db;
 static char dir[256], topic[128];
 static int64_t win_start, win_end;
 
@@ -52,7 +52,7 @@ static bool has_id(char **ids, int n, const char *id)
  */
 static void test_emit_and_consume(void)
 {
-    PGconn *conn = rt_connect(&db);
+    PGconn *conn = proc_test_connect(&db);
     char path[512], errstr[PS_ERRSTR_SIZE], *ids[RT_IDS_MAX];
     recon_result_t r = {0};
 
@@ -100,7 +100,7 @@ static void test_emit_and_consume(void)
  */
 static void test_idempotent_reruns(void)
 {
-    PGconn *conn = rt_connect(&db);
+    PGconn *conn = proc_test_connect(&db);
     char path[512], errstr[PS_ERRSTR_SIZE], *ids[RT_IDS_MAX];
     recon_result_t r = {0};
 
@@ -131,7 +131,7 @@ static void test_idempotent_reruns(void)
 /* Goal: once the processor applied a command, its discrepancy reads RESOLVED. */
 static void test_resolved_by_processor(void)
 {
-    PGconn *conn = rt_connect(&db);
+    PGconn *conn = proc_test_connect(&db);
     char path[512], errstr[PS_ERRSTR_SIZE];
     recon_result_t r = {0};
 
@@ -182,13 +182,13 @@ int main(void)
     }
     win_start = (rt_now_us() / RT_DAY_US - 2) * RT_DAY_US;
     win_end = win_start + RT_DAY_US;
-    rt_db_create(&db, 0);
+    proc_test_db_create(&db, 0);
     rt_topic(topic, true);
     RUN(test_emit_and_consume);
     RUN(test_idempotent_reruns);
     RUN(test_resolved_by_processor);
     rt_topic(topic, false);
-    rt_db_drop(&db);
+    proc_test_db_drop(&db);
     remove_dir(dir);
     return test_summary();
 }

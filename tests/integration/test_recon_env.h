@@ -9,9 +9,8 @@
 #ifndef TEST_RECON_ENV_H
 #define TEST_RECON_ENV_H
 
-#include "migrate.h"
+#include "proc_test_env.h" /* the throwaway migrated database, shared with the processor tests */
 #include "recon_run.h"
-#include "test.h"
 
 #include <paystream/avro.h>
 #include <paystream/assert.h>
@@ -33,72 +32,12 @@
 #define RT_DAY_US (24 * RT_HOUR_US)
 #define RT_IDS_MAX 256
 
-typedef struct rt_db {
-    char name[96];
-    char *conninfo; /* owned */
-    const char *admin_conninfo;
-} rt_db_t;
-
 static inline int64_t rt_now_us(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static inline void rt_admin(const char *admin, const char *sql)
-{
-    char errstr[PS_ERRSTR_SIZE];
-    PGconn *conn = NULL;
-
-    if (ps_pg_connect(admin, &conn, errstr, sizeof(errstr)) != PS_OK ||
-        ps_pg_exec(conn, sql, errstr, sizeof(errstr)) != PS_OK) {
-        fprintf(stderr, "%s: %s\n", sql, errstr);
-        PQfinish(conn);
-        exit(1);
-    }
-    PQfinish(conn);
-}
-
-static inline void rt_db_create(rt_db_t *db, int n)
-{
-    char sql[160], errstr[PS_ERRSTR_SIZE], dir[1024];
-    const char *src = getenv("PAYSTREAM_SOURCE_DIR");
-
-    db->admin_conninfo = test_require_env("PAYSTREAM_TEST_PG");
-    snprintf(db->name, sizeof(db->name), "recon_test_%ld_%d", (long)getpid(), n);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db->name);
-    rt_admin(db->admin_conninfo, sql);
-    snprintf(dir, sizeof(dir), "%s/schemas/postgres", src != NULL ? src : ".");
-    if (ps_pg_conninfo_set(db->admin_conninfo, "dbname", db->name, &db->conninfo, errstr,
-                           sizeof(errstr)) != PS_OK ||
-        proc_migrate(db->conninfo, dir, NULL, errstr, sizeof(errstr)) != PS_OK) {
-        fprintf(stderr, "could not prepare test database \"%s\": %s\n", db->name, errstr);
-        exit(1);
-    }
-}
-
-static inline void rt_db_drop(rt_db_t *db)
-{
-    char sql[160];
-
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db->name);
-    rt_admin(db->admin_conninfo, sql);
-    ps_free(db->conninfo);
-    db->conninfo = NULL;
-}
-
-static inline PGconn *rt_connect(const rt_db_t *db)
-{
-    char errstr[PS_ERRSTR_SIZE];
-    PGconn *conn = NULL;
-
-    if (ps_pg_connect(db->conninfo, &conn, errstr, sizeof(errstr)) != PS_OK) {
-        fprintf(stderr, "%s\n", errstr);
-        exit(1);
-    }
-    return conn;
 }
 
 static inline void rt_exec(PGconn *conn, const char *sql)
@@ -228,7 +167,7 @@ static inline void rt_stmt_end(rt_stmt_t *st, const char *path)
 }
 
 /* Run options for tests: no grace, no breaker, generic format, unique txn id. */
-static inline recon_run_opts_t rt_opts(const rt_db_t *db, const char *path, int64_t start_us,
+static inline recon_run_opts_t rt_opts(const proc_test_db_t *db, const char *path, int64_t start_us,
                                        int64_t end_us, const char *topic)
 {
     static char txn_id[128];

@@ -61,7 +61,7 @@ static char *slurp(const char *path)
 /* Goal: the fetched bill is diffed (a missing ledger payment is found); errors are clear. */
 static void test_fetch(void)
 {
-    rt_db_t db;
+    proc_test_db_t db;
     sim_bills_server_t *server = NULL;
     EVP_PKEY *merchant = EVP_RSA_gen(2048), *platform = EVP_RSA_gen(2048);
     char *merchant_priv = pem_of(merchant, true), *merchant_pub = pem_of(merchant, false);
@@ -83,8 +83,8 @@ static void test_fetch(void)
     sim_bills_server_set_wechat_bill(server, DATE, bill.data, bill.len);
     ps_buf_deinit(&bill);
 
-    rt_db_create(&db, 0);
-    PGconn *conn = rt_connect(&db);
+    proc_test_db_create(&db, 0);
+    PGconn *conn = proc_test_connect(&db);
     for (size_t i = 1; i < s.rows; i++) { /* row 0 is missing in the ledger */
         sim_bill_row_t row;
         memset(&row, 0, sizeof(row));
@@ -120,7 +120,7 @@ static void test_fetch(void)
     CHECK_INT(run_prog(config, "--fetch --statement x.csv --window " DATE, err_path), 2);
 
     sim_bills_server_stop(server);
-    rt_db_drop(&db);
+    proc_test_db_drop(&db);
     EVP_PKEY_free(merchant);
     EVP_PKEY_free(platform);
     ps_free(merchant_priv);
