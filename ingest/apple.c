@@ -15,6 +15,8 @@
 #include <paystream/money.h>
 
 #include <errno.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -237,29 +239,57 @@ static ps_err_t parse_payload(const ps_buf_t *bytes, json_t **out, const char **
     return PS_OK;
 }
 
-/* Chain at the payload's signedDate (now without one), then the signature. */
+/* The alias of a token's chain: SHA-256 of its base64url header segment,
+ * which alone decides alg, crit and x5c. */
+static bool header_alias(const ingest_jws_segments_t *seg,
+                         uint8_t alias[INGEST_X5C_ALIAS_BYTES])
+{
+    unsigned int n = 0;
+
+    if (EVP_Digest(seg->token, seg->header_len, alias, &n, EVP_sha256(), NULL) != 1 ||
+        n != INGEST_X5C_ALIAS_BYTES) {
+        ERR_clear_error();
+        return false;
+    }
+    return true;
+}
+
+/* Chain at the payload's signedDate (now without one), then the signature.
+ * known holds the leaf of an alias hit (its chain is not validated again,
+ * but its window is checked); otherwise the chain is validated and
+ * remembered under alias. */
 static ps_err_t verify_trust(ingest_apple_t *v, const ingest_jws_t *jws, json_t *payload,
-                             int64_t now_s, char *leaf_hex_out, const char **label_out,
-                             char *errstr, size_t errstr_size)
+                             int64_t now_s, ingest_x5c_leaf_t *known, const uint8_t *alias,
+                             char *leaf_hex_out, const char **label_out, char *errstr,
+                             size_t errstr_size)
 {
     ingest_x5c_leaf_t leaf = {0};
     bool has_date;
-    int64_t signed_ms = 0;
+    int64_t signed_ms = 0, at_s;
     ps_err_t err;
 
     *label_out = "bad_payload";
     err = get_ms(payload, "signedDate", &has_date, &signed_ms, errstr, errstr_size);
     if (err != PS_OK)
         return err;
-    err = ingest_x5c_verify(v->x5c, jws->certs, jws->cert_count,
-                            has_date ? signed_ms / 1000 : now_s, &leaf, label_out, errstr,
-                            errstr_size);
+    at_s = has_date ? signed_ms / 1000 : now_s;
+    if (known->key != NULL) {
+        err = ingest_x5c_check_time(known, at_s, label_out, errstr, errstr_size);
+        leaf = *known;
+        memset(known, 0, sizeof(*known)); /* transferred to leaf */
+    } else {
+        err = ingest_x5c_verify(v->x5c, jws->certs, jws->cert_count, at_s, &leaf, label_out,
+                                errstr, errstr_size);
+        if (err == PS_OK && alias != NULL)
+            ingest_x5c_alias_put(v->x5c, alias, &leaf);
+    }
     if (err != PS_OK)
-        return err;
+        goto out;
     *label_out = "bad_signature";
     err = ingest_jws_verify_es256(jws, leaf.key, errstr, errstr_size);
     if (err == PS_OK && leaf_hex_out != NULL)
         memcpy(leaf_hex_out, leaf.sha256_hex, INGEST_X5C_HEX_BYTES);
+out:
     ingest_x5c_leaf_deinit(&leaf);
     return err;
 }
@@ -269,21 +299,35 @@ ps_err_t ingest_apple_decode_signed(ingest_apple_t *v, ingest_apple_signed_kind_
                                     json_t **payload_out, char *leaf_hex_out,
                                     const char **label_out, char *errstr, size_t errstr_size)
 {
+    ingest_jws_segments_t seg;
     ingest_jws_t jws;
+    ingest_x5c_leaf_t known = {0};
+    uint8_t alias[INGEST_X5C_ALIAS_BYTES];
+    bool have_alias = false;
     json_t *payload = NULL;
     ps_err_t err;
 
     PS_ASSERT(v != NULL && v->enabled);
     *payload_out = NULL;
     ingest_jws_init(&jws);
-    err = ingest_jws_parse(jws_text, len, &jws, label_out, errstr, errstr_size);
+    err = ingest_jws_split(jws_text, len, &seg, label_out, errstr, errstr_size);
+    if (err != PS_OK)
+        goto out;
+    /* A header seen before with a validated chain is neither decoded nor
+     * parsed again (most notifications share one chain and one header). */
+    have_alias = header_alias(&seg, alias);
+    if (have_alias)
+        ingest_x5c_alias_get(v->x5c, alias, &known);
+    err = ingest_jws_parse_segments(&seg, known.key != NULL, &jws, label_out, errstr,
+                                    errstr_size);
     if (err != PS_OK)
         goto out;
     /* The payload is read before it is trusted only to learn the validation time. */
     err = parse_payload(&jws.payload, &payload, label_out, errstr, errstr_size);
     if (err != PS_OK)
         goto out;
-    err = verify_trust(v, &jws, payload, now_s, leaf_hex_out, label_out, errstr, errstr_size);
+    err = verify_trust(v, &jws, payload, now_s, &known, have_alias ? alias : NULL,
+                       leaf_hex_out, label_out, errstr, errstr_size);
     if (err != PS_OK)
         goto out;
     err = check_binding(v, kind, payload, label_out, errstr, errstr_size);
@@ -292,6 +336,7 @@ ps_err_t ingest_apple_decode_signed(ingest_apple_t *v, ingest_apple_signed_kind_
     *payload_out = payload;
     payload = NULL;
 out:
+    ingest_x5c_leaf_deinit(&known);
     json_decref(payload);
     ingest_jws_deinit(&jws);
     return err;
@@ -492,6 +537,58 @@ static void build_event(const ingest_request_t *req, const char *type, ps_event_
     res->reason[0] = '\0';
 }
 
+static size_t skip_json_space(const uint8_t *p, size_t i, size_t len)
+{
+    while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    return i;
+}
+
+static bool is_token_char(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.';
+}
+
+/*
+ * The plain form Apple sends, {"signedPayload":"<token>"} with optional JSON
+ * whitespace, recognised without building a JSON tree (parsing the ~8 KB
+ * string was a third of an Apple verification). Only base64url and dots are
+ * allowed inside the string, so it has no escapes and means exactly its
+ * bytes: whatever matches is a body jansson would accept with the same
+ * token. Anything else (escapes, other members, ...) returns false and goes
+ * to the full parser. On true, the token is borrowed from req->body.
+ */
+static bool match_plain_body(const ingest_request_t *req, const char **token, size_t *token_len)
+{
+    static const char key[] = "\"signedPayload\"";
+    const uint8_t *p = req->body;
+    size_t len = req->body_len, i = skip_json_space(p, 0, len), start;
+
+    if (i >= len || p[i] != '{')
+        return false;
+    i = skip_json_space(p, i + 1, len);
+    if (len - i < sizeof(key) - 1 || memcmp(p + i, key, sizeof(key) - 1) != 0)
+        return false;
+    i = skip_json_space(p, i + sizeof(key) - 1, len);
+    if (i >= len || p[i] != ':')
+        return false;
+    i = skip_json_space(p, i + 1, len);
+    if (i >= len || p[i] != '"')
+        return false;
+    start = ++i;
+    while (i < len && is_token_char(p[i]))
+        i++;
+    if (i >= len || p[i] != '"')
+        return false;
+    *token = (const char *)p + start;
+    *token_len = i - start;
+    i = skip_json_space(p, i + 1, len);
+    if (i >= len || p[i] != '}')
+        return false;
+    return skip_json_space(p, i + 1, len) == len;
+}
+
 /* Extracts signedPayload from the body; returns the parsed body (owned,
  * token borrowed from it) or NULL after rejecting. */
 static json_t *parse_body(const ingest_request_t *req, const char **token, size_t *token_len,
@@ -601,9 +698,11 @@ ps_err_t ingest_apple_verify(ingest_apple_t *v, const ingest_request_t *req,
     if (req->body_len > PS_APPLE_BODY_BYTES_MAX)
         return ingest_reject(res, "body_too_large", "apple body of %zu bytes exceeds %d bytes",
                              req->body_len, PS_APPLE_BODY_BYTES_MAX);
-    body = parse_body(req, &token, &token_len, res);
-    if (body == NULL)
-        goto out;
+    if (!match_plain_body(req, &token, &token_len)) {
+        body = parse_body(req, &token, &token_len, res);
+        if (body == NULL)
+            goto out;
+    }
     if (ingest_apple_decode_signed(v, INGEST_APPLE_NOTIFICATION, token, token_len, req->now_s,
                                    &notif, leaf_hex, &label, msg, sizeof(msg)) != PS_OK) {
         ingest_reject(res, label, "could not verify apple notification: %s", msg);

@@ -150,43 +150,58 @@ out:
     return err;
 }
 
-ps_err_t ingest_jws_parse(const char *token, size_t len, ingest_jws_t *jws,
+ps_err_t ingest_jws_split(const char *token, size_t len, ingest_jws_segments_t *seg,
                           const char **label_out, char *errstr, size_t errstr_size)
 {
     const char *dot1, *dot2;
+
+    memset(seg, 0, sizeof(*seg));
+    *label_out = "bad_jws";
+    if (len > PS_JWS_BYTES_MAX)
+        return ps_errstr_set(errstr, errstr_size, PS_ERR_TOO_LARGE,
+                             "invalid jws: %zu bytes exceed the %d-byte bound", len,
+                             PS_JWS_BYTES_MAX);
+    dot1 = memchr(token, '.', len);
+    dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+    if (dot1 == NULL || dot2 == NULL ||
+        memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL)
+        return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
+                             "invalid jws: expected three dot-separated parts");
+    seg->token = token;
+    seg->header_len = (size_t)(dot1 - token);
+    seg->payload = dot1 + 1;
+    seg->payload_len = (size_t)(dot2 - dot1 - 1);
+    seg->signature = dot2 + 1;
+    seg->signature_len = len - (size_t)(dot2 + 1 - token);
+    return PS_OK;
+}
+
+ps_err_t ingest_jws_parse_segments(const ingest_jws_segments_t *seg, bool header_known,
+                                   ingest_jws_t *jws, const char **label_out, char *errstr,
+                                   size_t errstr_size)
+{
     ps_buf_t sig;
-    ps_err_t err;
+    ps_err_t err = PS_OK;
 
     jws_reset(jws);
     ps_buf_init(&sig, INGEST_JWS_ES256_SIG_BYTES + 3);
     *label_out = "bad_jws";
-    if (len > PS_JWS_BYTES_MAX) {
-        err = ps_errstr_set(errstr, errstr_size, PS_ERR_TOO_LARGE,
-                            "invalid jws: %zu bytes exceed the %d-byte bound", len,
-                            PS_JWS_BYTES_MAX);
-        goto out;
+    /* A known header passed the checks below before: the same bytes decode
+     * to the same alg, crit and x5c, so they are not decoded again. */
+    if (!header_known) {
+        err = decode_part(seg->token, seg->header_len, "header", &jws->header, errstr,
+                          errstr_size);
+        if (err == PS_OK)
+            err = check_header(jws, label_out, errstr, errstr_size);
+        if (err != PS_OK)
+            goto out;
     }
-    dot1 = memchr(token, '.', len);
-    dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
-    if (dot1 == NULL || dot2 == NULL ||
-        memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL) {
-        err = ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
-                            "invalid jws: expected three dot-separated parts");
-        goto out;
-    }
-    err = decode_part(token, (size_t)(dot1 - token), "header", &jws->header, errstr,
-                      errstr_size);
-    if (err != PS_OK)
-        goto out;
-    err = check_header(jws, label_out, errstr, errstr_size);
-    if (err != PS_OK)
-        goto out;
     *label_out = "bad_jws";
-    err = decode_part(dot1 + 1, (size_t)(dot2 - dot1 - 1), "payload", &jws->payload, errstr,
+    err = decode_part(seg->payload, seg->payload_len, "payload", &jws->payload, errstr,
                       errstr_size);
     if (err != PS_OK)
         goto out;
-    err = decode_part(dot2 + 1, len - (size_t)(dot2 + 1 - token), "signature", &sig, errstr,
+    err = decode_part(seg->signature, seg->signature_len, "signature", &sig, errstr,
                       errstr_size);
     if (err == PS_OK && sig.len != INGEST_JWS_ES256_SIG_BYTES)
         err = ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
@@ -195,11 +210,24 @@ ps_err_t ingest_jws_parse(const char *token, size_t len, ingest_jws_t *jws,
     if (err != PS_OK)
         goto out;
     memcpy(jws->signature, sig.data, INGEST_JWS_ES256_SIG_BYTES);
-    jws->signing_input = token;
-    jws->signing_input_len = (size_t)(dot2 - token);
+    jws->signing_input = seg->token;
+    jws->signing_input_len = (size_t)(seg->signature - 1 - seg->token);
 out:
     ps_buf_deinit(&sig);
     return err;
+}
+
+ps_err_t ingest_jws_parse(const char *token, size_t len, ingest_jws_t *jws,
+                          const char **label_out, char *errstr, size_t errstr_size)
+{
+    ingest_jws_segments_t seg;
+    ps_err_t err;
+
+    jws_reset(jws);
+    err = ingest_jws_split(token, len, &seg, label_out, errstr, errstr_size);
+    if (err != PS_OK)
+        return err;
+    return ingest_jws_parse_segments(&seg, false, jws, label_out, errstr, errstr_size);
 }
 
 /* Writes OpenSSL's first queued error reason into buf and clears the queue. */

@@ -20,6 +20,7 @@
 #include <paystream/err.h>
 #include <paystream/limits.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,17 @@ typedef struct ingest_jws {
     ps_buf_t certs[PS_X5C_CHAIN_CERTS]; /* x5c entries as DER, leaf first */
     size_t cert_count;
 } ingest_jws_t;
+
+/* The three base64url segments of a compact token, borrowed from it. The
+ * header segment starts at token. */
+typedef struct ingest_jws_segments {
+    const char *token;
+    size_t header_len;
+    const char *payload;
+    size_t payload_len;
+    const char *signature;
+    size_t signature_len;
+} ingest_jws_segments_t;
 
 /* Prepares an empty jws (buffers with their bounds). */
 void ingest_jws_init(ingest_jws_t *jws);
@@ -58,6 +70,22 @@ void ingest_jws_deinit(ingest_jws_t *jws);
  */
 ps_err_t ingest_jws_parse(const char *token, size_t len, ingest_jws_t *jws,
                           const char **label_out, char *errstr, size_t errstr_size);
+
+/*
+ * The two steps of ingest_jws_parse. ingest_jws_split bounds token[0..len)
+ * (borrowed; seg points into it) and splits it at its two dots ("bad_jws"
+ * otherwise). ingest_jws_parse_segments then decodes and checks the parts as
+ * ingest_jws_parse does; with header_known it skips the header entirely
+ * (jws->header and jws->certs stay empty). header_known is only for a header
+ * segment whose exact bytes the caller saw pass ingest_jws_parse before (an
+ * alias-cache hit, x5c.h): the checks depend on nothing but those bytes.
+ * Same labels and ownership as ingest_jws_parse. Thread-safe.
+ */
+ps_err_t ingest_jws_split(const char *token, size_t len, ingest_jws_segments_t *seg,
+                          const char **label_out, char *errstr, size_t errstr_size);
+ps_err_t ingest_jws_parse_segments(const ingest_jws_segments_t *seg, bool header_known,
+                                   ingest_jws_t *jws, const char **label_out, char *errstr,
+                                   size_t errstr_size);
 
 /*
  * Verifies jws's ES256 signature over its signing input with key (borrowed;

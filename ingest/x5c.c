@@ -31,20 +31,26 @@
 
 typedef struct cache_entry {
     bool used;
-    uint8_t chain_sha256[X5C_SHA256_BYTES];
+    uint8_t chain_sha256[X5C_SHA256_BYTES]; /* the chain's hash, or an alias */
     EVP_PKEY *key; /* owned reference */
     int64_t not_before_s, not_after_s;
     char leaf_hex[INGEST_X5C_HEX_BYTES];
 } cache_entry_t;
 
+/* A bounded set-associative map from a 32-byte hash to a validated leaf. */
+typedef struct cache {
+    pthread_rwlock_t lock;  /* guards entries and victims */
+    cache_entry_t *entries; /* set_count * X5C_CACHE_WAYS, NULL when caching is off */
+    unsigned *victims;      /* per set: next way to evict (round robin) */
+    size_t set_count;
+} cache_t;
+
 struct ingest_x5c {
     X509_STORE *store;
     ASN1_OBJECT *oid_intermediate, *oid_leaf;
     bool strict;
-    pthread_rwlock_t lock; /* guards entries and victims */
-    cache_entry_t *entries; /* set_count * X5C_CACHE_WAYS, NULL when caching is off */
-    unsigned *victims;      /* per set: next way to evict (round robin) */
-    size_t set_count;
+    cache_t chains;  /* by chain_hash of the DER certificates */
+    cache_t aliases; /* by the caller's hash of the bytes that carried a validated chain */
     atomic_uint_least64_t validations, hits;
 };
 
@@ -122,6 +128,27 @@ static ps_err_t load_roots(X509_STORE *store, const uint8_t *roots, size_t len, 
     return err;
 }
 
+/* Sizes c for entries chains (0: caching off, every lookup misses). */
+static void cache_init(cache_t *c, size_t entries)
+{
+    memset(c, 0, sizeof(*c));
+    pthread_rwlock_init(&c->lock, NULL);
+    if (entries == 0)
+        return;
+    c->set_count = (entries + X5C_CACHE_WAYS - 1) / X5C_CACHE_WAYS;
+    c->entries = ps_calloc(c->set_count * X5C_CACHE_WAYS, sizeof(*c->entries));
+    c->victims = ps_calloc(c->set_count, sizeof(*c->victims));
+}
+
+static void cache_deinit(cache_t *c)
+{
+    for (size_t i = 0; c->entries != NULL && i < c->set_count * X5C_CACHE_WAYS; i++)
+        EVP_PKEY_free(c->entries[i].key);
+    ps_free(c->entries);
+    ps_free(c->victims);
+    pthread_rwlock_destroy(&c->lock);
+}
+
 ps_err_t ingest_x5c_new(const uint8_t *roots, size_t roots_len, bool strict,
                         size_t cache_entries, ingest_x5c_t **out, char *errstr,
                         size_t errstr_size)
@@ -131,7 +158,8 @@ ps_err_t ingest_x5c_new(const uint8_t *roots, size_t roots_len, bool strict,
 
     PS_ASSERT(cache_entries <= PS_APPLE_CHAIN_CACHE_ENTRIES_MAX);
     x->strict = strict;
-    pthread_rwlock_init(&x->lock, NULL);
+    cache_init(&x->chains, cache_entries);
+    cache_init(&x->aliases, cache_entries);
     x->store = X509_STORE_new();
     x->oid_intermediate = OBJ_txt2obj(X5C_OID_INTERMEDIATE, 1);
     x->oid_leaf = OBJ_txt2obj(X5C_OID_LEAF, 1);
@@ -143,11 +171,6 @@ ps_err_t ingest_x5c_new(const uint8_t *roots, size_t roots_len, bool strict,
     err = load_roots(x->store, roots, roots_len, errstr, errstr_size);
     if (err != PS_OK)
         goto out;
-    if (cache_entries > 0) {
-        x->set_count = (cache_entries + X5C_CACHE_WAYS - 1) / X5C_CACHE_WAYS;
-        x->entries = ps_calloc(x->set_count * X5C_CACHE_WAYS, sizeof(*x->entries));
-        x->victims = ps_calloc(x->set_count, sizeof(*x->victims));
-    }
     *out = x;
     x = NULL;
 out:
@@ -159,14 +182,11 @@ void ingest_x5c_destroy(ingest_x5c_t *x)
 {
     if (x == NULL)
         return;
-    for (size_t i = 0; x->entries != NULL && i < x->set_count * X5C_CACHE_WAYS; i++)
-        EVP_PKEY_free(x->entries[i].key);
-    ps_free(x->entries);
-    ps_free(x->victims);
+    cache_deinit(&x->aliases);
+    cache_deinit(&x->chains);
     ASN1_OBJECT_free(x->oid_intermediate);
     ASN1_OBJECT_free(x->oid_leaf);
     X509_STORE_free(x->store);
-    pthread_rwlock_destroy(&x->lock);
     ps_free(x);
 }
 
@@ -234,55 +254,54 @@ static bool asn1_time_seconds(const ASN1_TIME *t, int64_t *out)
     return true;
 }
 
-/* Cache lookup: on a hit fills leaf_out with a new key reference and the window. */
-static bool cache_get(ingest_x5c_t *x, const uint8_t *hash, ingest_x5c_leaf_t *leaf_out,
-                      int64_t *nb, int64_t *na)
+/* Cache lookup: on a hit fills leaf_out with a new key reference, the leaf
+ * hash and the validity window. */
+static bool cache_get(cache_t *c, const uint8_t *hash, ingest_x5c_leaf_t *leaf_out)
 {
     size_t set;
     bool hit = false;
 
-    if (x->entries == NULL)
+    if (c->entries == NULL)
         return false;
     memcpy(&set, hash, sizeof(set));
-    set %= x->set_count;
-    pthread_rwlock_rdlock(&x->lock);
+    set %= c->set_count;
+    pthread_rwlock_rdlock(&c->lock);
     for (size_t w = 0; w < X5C_CACHE_WAYS && !hit; w++) {
-        cache_entry_t *e = &x->entries[set * X5C_CACHE_WAYS + w];
+        cache_entry_t *e = &c->entries[set * X5C_CACHE_WAYS + w];
 
         if (e->used && memcmp(e->chain_sha256, hash, X5C_SHA256_BYTES) == 0) {
             EVP_PKEY_up_ref(e->key);
             leaf_out->key = e->key;
             memcpy(leaf_out->sha256_hex, e->leaf_hex, INGEST_X5C_HEX_BYTES);
-            *nb = e->not_before_s;
-            *na = e->not_after_s;
+            leaf_out->not_before_s = e->not_before_s;
+            leaf_out->not_after_s = e->not_after_s;
             hit = true;
         }
     }
-    pthread_rwlock_unlock(&x->lock);
+    pthread_rwlock_unlock(&c->lock);
     return hit;
 }
 
-static void cache_put(ingest_x5c_t *x, const uint8_t *hash, const ingest_x5c_leaf_t *leaf,
-                      int64_t nb, int64_t na)
+static void cache_put(cache_t *c, const uint8_t *hash, const ingest_x5c_leaf_t *leaf)
 {
     cache_entry_t *e = NULL;
     size_t set;
 
-    if (x->entries == NULL)
+    if (c->entries == NULL)
         return;
     memcpy(&set, hash, sizeof(set));
-    set %= x->set_count;
-    pthread_rwlock_wrlock(&x->lock);
+    set %= c->set_count;
+    pthread_rwlock_wrlock(&c->lock);
     for (size_t w = 0; w < X5C_CACHE_WAYS && e == NULL; w++) {
-        cache_entry_t *c = &x->entries[set * X5C_CACHE_WAYS + w];
+        cache_entry_t *slot = &c->entries[set * X5C_CACHE_WAYS + w];
 
         /* Another thread may have validated the same chain meanwhile. */
-        if (!c->used || memcmp(c->chain_sha256, hash, X5C_SHA256_BYTES) == 0)
-            e = c;
+        if (!slot->used || memcmp(slot->chain_sha256, hash, X5C_SHA256_BYTES) == 0)
+            e = slot;
     }
     if (e == NULL) {
-        e = &x->entries[set * X5C_CACHE_WAYS + x->victims[set]];
-        x->victims[set] = (x->victims[set] + 1) % X5C_CACHE_WAYS;
+        e = &c->entries[set * X5C_CACHE_WAYS + c->victims[set]];
+        c->victims[set] = (c->victims[set] + 1) % X5C_CACHE_WAYS;
     }
     EVP_PKEY_free(e->key);
     EVP_PKEY_up_ref(leaf->key);
@@ -290,9 +309,9 @@ static void cache_put(ingest_x5c_t *x, const uint8_t *hash, const ingest_x5c_lea
     e->used = true;
     memcpy(e->chain_sha256, hash, X5C_SHA256_BYTES);
     memcpy(e->leaf_hex, leaf->sha256_hex, INGEST_X5C_HEX_BYTES);
-    e->not_before_s = nb;
-    e->not_after_s = na;
-    pthread_rwlock_unlock(&x->lock);
+    e->not_before_s = leaf->not_before_s;
+    e->not_after_s = leaf->not_after_s;
+    pthread_rwlock_unlock(&c->lock);
 }
 
 static ps_err_t parse_chain(const ps_buf_t *certs, chain_t *c, const char **label_out,
@@ -358,8 +377,7 @@ out:
 /* The validated path must be exactly leaf -> x5c[1] -> trusted root, with the
  * Apple OIDs and a P-256 leaf key; fills the window and the key. */
 static ps_err_t check_path(ingest_x5c_t *x, chain_t *c, STACK_OF(X509) *path,
-                           ingest_x5c_leaf_t *leaf, int64_t *nb, int64_t *na,
-                           const char **label_out, char *errstr, size_t errstr_size)
+                           ingest_x5c_leaf_t *leaf, const char **label_out, char *errstr, size_t errstr_size)
 {
     char group[32] = "";
 
@@ -376,8 +394,8 @@ static ps_err_t check_path(ingest_x5c_t *x, chain_t *c, STACK_OF(X509) *path,
     if (X509_get_ext_by_OBJ(c->certs[0], x->oid_leaf, -1) < 0)
         return ps_errstr_set(errstr, errstr_size, PS_ERR_CRYPTO,
                              "x5c leaf lacks apple extension " X5C_OID_LEAF);
-    *nb = INT64_MIN;
-    *na = INT64_MAX;
+    leaf->not_before_s = INT64_MIN;
+    leaf->not_after_s = INT64_MAX;
     for (int i = 0; i < PS_X5C_CHAIN_CERTS; i++) {
         int64_t b, a;
         X509 *cert = sk_X509_value(path, i);
@@ -387,8 +405,8 @@ static ps_err_t check_path(ingest_x5c_t *x, chain_t *c, STACK_OF(X509) *path,
             !asn1_time_seconds(X509_get0_notAfter(cert), &a))
             return ps_errstr_set(errstr, errstr_size, PS_ERR_CRYPTO,
                                  "certificate %d of the path has an unreadable validity", i);
-        *nb = b > *nb ? b : *nb;
-        *na = a < *na ? a : *na;
+        leaf->not_before_s = b > leaf->not_before_s ? b : leaf->not_before_s;
+        leaf->not_after_s = a < leaf->not_after_s ? a : leaf->not_after_s;
     }
     leaf->key = X509_get_pubkey(c->certs[0]);
     if (leaf->key == NULL || !EVP_PKEY_is_a(leaf->key, "EC") ||
@@ -402,8 +420,7 @@ static ps_err_t check_path(ingest_x5c_t *x, chain_t *c, STACK_OF(X509) *path,
 }
 
 static ps_err_t validate_full(ingest_x5c_t *x, const ps_buf_t *certs, int64_t at_s,
-                              ingest_x5c_leaf_t *leaf, int64_t *nb, int64_t *na,
-                              const char **label_out, char *errstr, size_t errstr_size)
+                              ingest_x5c_leaf_t *leaf, const char **label_out, char *errstr, size_t errstr_size)
 {
     chain_t c = {{NULL}};
     STACK_OF(X509) *path = NULL;
@@ -416,7 +433,7 @@ static ps_err_t validate_full(ingest_x5c_t *x, const ps_buf_t *certs, int64_t at
     err = openssl_verify(x, &c, at_s, &path, label_out, errstr, errstr_size);
     if (err != PS_OK)
         goto out;
-    err = check_path(x, &c, path, leaf, nb, na, label_out, errstr, errstr_size);
+    err = check_path(x, &c, path, leaf, label_out, errstr, errstr_size);
 out:
     if (err != PS_OK)
         ingest_x5c_leaf_deinit(leaf);
@@ -425,12 +442,23 @@ out:
     return err;
 }
 
+ps_err_t ingest_x5c_check_time(const ingest_x5c_leaf_t *leaf, int64_t at_s,
+                               const char **label_out, char *errstr, size_t errstr_size)
+{
+    if (at_s >= leaf->not_before_s && at_s <= leaf->not_after_s)
+        return PS_OK;
+    *label_out = "expired_certificate";
+    return ps_errstr_set(errstr, errstr_size, PS_ERR_CRYPTO,
+                         "x5c chain is not valid at %lld (valid from %lld to %lld)",
+                         (long long)at_s, (long long)leaf->not_before_s,
+                         (long long)leaf->not_after_s);
+}
+
 ps_err_t ingest_x5c_verify(ingest_x5c_t *x, const ps_buf_t *certs, size_t count, int64_t at_s,
                            ingest_x5c_leaf_t *leaf_out, const char **label_out, char *errstr,
                            size_t errstr_size)
 {
     uint8_t hash[X5C_SHA256_BYTES], leaf_sha[X5C_SHA256_BYTES];
-    int64_t nb = 0, na = 0; /* set by cache_get or validate_full before use */
     ps_err_t err;
 
     memset(leaf_out, 0, sizeof(*leaf_out));
@@ -441,10 +469,10 @@ ps_err_t ingest_x5c_verify(ingest_x5c_t *x, const ps_buf_t *certs, size_t count,
     *label_out = "internal";
     if (chain_hash(certs, count, hash) != PS_OK)
         return ps_errstr_set(errstr, errstr_size, PS_ERR_CRYPTO, "could not hash x5c chain");
-    if (cache_get(x, hash, leaf_out, &nb, &na)) {
+    if (cache_get(&x->chains, hash, leaf_out)) {
         atomic_fetch_add(&x->hits, 1);
     } else {
-        err = validate_full(x, certs, at_s, leaf_out, &nb, &na, label_out, errstr, errstr_size);
+        err = validate_full(x, certs, at_s, leaf_out, label_out, errstr, errstr_size);
         if (err != PS_OK)
             return err;
         if (EVP_Digest(certs[0].data, certs[0].len, leaf_sha, NULL, EVP_sha256(), NULL) != 1) {
@@ -454,15 +482,28 @@ ps_err_t ingest_x5c_verify(ingest_x5c_t *x, const ps_buf_t *certs, size_t count,
             return ps_errstr_set(errstr, errstr_size, PS_ERR_CRYPTO, "could not hash x5c leaf");
         }
         to_hex(leaf_sha, sizeof(leaf_sha), leaf_out->sha256_hex);
-        cache_put(x, hash, leaf_out, nb, na);
+        cache_put(&x->chains, hash, leaf_out);
     }
     /* The same check OpenSSL made, repeated so that it binds cached chains too. */
-    if (at_s < nb || at_s > na) {
+    err = ingest_x5c_check_time(leaf_out, at_s, label_out, errstr, errstr_size);
+    if (err != PS_OK)
         ingest_x5c_leaf_deinit(leaf_out);
-        *label_out = "expired_certificate";
-        return ps_errstr_set(errstr, errstr_size, PS_ERR_CRYPTO,
-                             "x5c chain is not valid at %lld (valid from %lld to %lld)",
-                             (long long)at_s, (long long)nb, (long long)na);
-    }
-    return PS_OK;
+    return err;
+}
+
+bool ingest_x5c_alias_get(ingest_x5c_t *x, const uint8_t alias[INGEST_X5C_ALIAS_BYTES],
+                          ingest_x5c_leaf_t *leaf_out)
+{
+    memset(leaf_out, 0, sizeof(*leaf_out));
+    if (!cache_get(&x->aliases, alias, leaf_out))
+        return false;
+    atomic_fetch_add(&x->hits, 1);
+    return true;
+}
+
+void ingest_x5c_alias_put(ingest_x5c_t *x, const uint8_t alias[INGEST_X5C_ALIAS_BYTES],
+                          const ingest_x5c_leaf_t *leaf)
+{
+    PS_ASSERT(leaf->key != NULL);
+    cache_put(&x->aliases, alias, leaf);
 }

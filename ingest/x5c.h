@@ -17,6 +17,11 @@
  * intermediate and trusted root) so that the time check still applies to
  * cached chains. It is bounded (set-associative, round-robin eviction) and
  * guarded by a read-write lock: every function here is thread-safe.
+ *
+ * A second cache of the same size maps an alias, the caller's SHA-256 of the
+ * bytes that carried a chain (for Apple the base64url JWS header segment,
+ * which fixes alg and x5c), to the validated leaf. A hit there spares the
+ * caller decoding and parsing those bytes; the time check still applies.
  */
 #ifndef INGEST_X5C_H
 #define INGEST_X5C_H
@@ -31,6 +36,8 @@
 
 /* Hex SHA-256 plus NUL. */
 #define INGEST_X5C_HEX_BYTES 65
+/* An alias is a SHA-256 digest. */
+#define INGEST_X5C_ALIAS_BYTES 32
 
 typedef struct ingest_x5c ingest_x5c_t;
 
@@ -38,6 +45,8 @@ typedef struct ingest_x5c ingest_x5c_t;
 typedef struct ingest_x5c_leaf {
     EVP_PKEY *key; /* owned reference to the leaf's P-256 public key (EVP_PKEY_free) */
     char sha256_hex[INGEST_X5C_HEX_BYTES]; /* lower-case hex SHA-256 of the leaf DER */
+    /* Validity window of the whole path: latest notBefore, earliest notAfter. */
+    int64_t not_before_s, not_after_s;
 } ingest_x5c_leaf_t;
 
 /*
@@ -75,6 +84,32 @@ void ingest_x5c_destroy(ingest_x5c_t *x);
 ps_err_t ingest_x5c_verify(ingest_x5c_t *x, const ps_buf_t *certs, size_t count, int64_t at_s,
                            ingest_x5c_leaf_t *leaf_out, const char **label_out, char *errstr,
                            size_t errstr_size);
+
+/*
+ * The time check of ingest_x5c_verify on its own: PS_OK when at_s lies in
+ * leaf's window (borrowed), else PS_ERR_CRYPTO, "expired_certificate" in
+ * *label_out and the window in errstr. For leaves from ingest_x5c_alias_get.
+ */
+ps_err_t ingest_x5c_check_time(const ingest_x5c_leaf_t *leaf, int64_t at_s,
+                               const char **label_out, char *errstr, size_t errstr_size);
+
+/*
+ * Looks alias (borrowed, INGEST_X5C_ALIAS_BYTES) up. On a hit returns true
+ * and fills *leaf_out as ingest_x5c_verify does (owned key reference,
+ * window included) but WITHOUT the time check: the caller must run
+ * ingest_x5c_check_time. Counts as a cache hit. Misses (false, leaf zeroed)
+ * when caching is off. Thread-safe.
+ */
+bool ingest_x5c_alias_get(ingest_x5c_t *x, const uint8_t alias[INGEST_X5C_ALIAS_BYTES],
+                          ingest_x5c_leaf_t *leaf_out);
+
+/*
+ * Remembers alias (borrowed) for leaf (borrowed; the result of a successful
+ * ingest_x5c_verify over the chain those bytes carried, after the caller's
+ * form checks on them passed). Bounded like the chain cache. Thread-safe.
+ */
+void ingest_x5c_alias_put(ingest_x5c_t *x, const uint8_t alias[INGEST_X5C_ALIAS_BYTES],
+                          const ingest_x5c_leaf_t *leaf);
 
 /* Releases the key reference; accepts NULL and a zeroed leaf. */
 void ingest_x5c_leaf_deinit(ingest_x5c_leaf_t *leaf);

@@ -422,6 +422,96 @@ static void test_chain_cache(void)
     ingest_apple_destroy(fresh);
 }
 
+/* The header cache (a validated chain remembered by the hash of the JWS
+ * header segment): a hit skips only the header's decoding and the chain
+ * validation; the time window, the signature of every item, the nested
+ * items and the app binding are checked as on a miss. */
+static void test_header_cache_strict(void)
+{
+    ingest_apple_t *fresh = tu_apple_new(root_path, "com.example", "Sandbox", NULL, "on", NULL);
+    ingest_apple_t *saved = v;
+    sim_apple_params_t p;
+
+    REQUIRE(fresh != NULL);
+    v = fresh;
+    sim_apple_params_default(&p);
+    CHECK_STR(label_of(&keys, &p), "not_rejected");
+    CHECK_INT(ingest_apple_chain_validations(v), 1);
+    /* Same x5c header from here on: every item is a header-cache hit. */
+    p.signed_date_ms = (LEAF_TO_S + 10) * 1000;
+    CHECK_STR(label_of(&keys, &p), "expired_certificate");
+    p.signed_date_ms = (LEAF_FROM_S - 10) * 1000;
+    CHECK_STR(label_of(&keys, &p), "expired_certificate");
+    sim_apple_params_default(&p);
+    p.forgery = SIM_APPLE_WRONG_KEY;
+    CHECK_STR(label_of(&keys, &p), "bad_signature");
+    p.forgery = SIM_APPLE_NESTED_WRONG_KEY;
+    CHECK_STR(label_of(&keys, &p), "bad_signature");
+    p.forgery = SIM_APPLE_GENUINE;
+    p.bundle_id = "com.example.other";
+    CHECK_STR(label_of(&keys, &p), "wrong_app");
+    p.bundle_id = "com.example";
+    p.environment = "Production";
+    CHECK_STR(label_of(&keys, &p), "wrong_environment");
+    CHECK_INT(ingest_apple_chain_validations(v), 1);
+    CHECK(ingest_apple_chain_cache_hits(v) >= 6);
+    /* Another header (alg HS256) misses and is refused on its own. */
+    sim_apple_params_default(&p);
+    p.forgery = SIM_APPLE_ALG_HS256;
+    CHECK_STR(label_of(&keys, &p), "bad_alg");
+    /* A chain under another root never enters the cache. */
+    p.forgery = SIM_APPLE_GENUINE;
+    CHECK_STR(label_of(&other_keys, &p), "untrusted_chain");
+    CHECK_STR(label_of(&other_keys, &p), "untrusted_chain");
+    CHECK_INT(ingest_apple_chain_validations(v), 3);
+    v = saved;
+    ingest_apple_destroy(fresh);
+}
+
+/* The body {"signedPayload":"<token>"} in any spelling JSON allows means the
+ * same: whitespace, an escaped key (full parser), and near misses refused. */
+static void test_body_spellings(void)
+{
+    sim_apple_params_t p;
+    sim_request_t req;
+    char errstr[PS_ERRSTR_SIZE];
+    const char *tok;
+    size_t tok_len;
+    ps_buf_t body;
+    static const struct {
+        const char *before, *after, *want;
+    } forms[] = {
+        {"{\"signedPayload\":\"", "\"}", "not_rejected"},
+        {" \r\n\t{ \"signedPayload\" :\n \"", "\" \t}\n ", "not_rejected"},
+        {"{\"signed\\u0050ayload\":\"", "\"}", "not_rejected"},
+        {"{\"signedPayload\":\"", "\"}}", "bad_json"},
+        {"{\"signedPayload\":\"", "\",}", "bad_json"},
+        {"{\"signedPayload\":\"", "\"", "bad_json"},
+        {"{\"signedPayload\"\"", "\"}", "bad_json"},
+        {"{\"signedpayload\":\"", "\"}", "bad_json"},
+        {"x{\"signedPayload\":\"", "\"}", "bad_json"},
+        {"{\"signedPayload\":\"", "\"}\v", "bad_json"},
+        {"{\"signedPayload\":\"", "\\\"\"}", "bad_jws"},
+    };
+
+    sim_apple_params_default(&p);
+    sim_request_init(&req);
+    REQUIRE(sim_apple_build(&keys, &p, &req, errstr, sizeof(errstr)) == PS_OK);
+    tok = strstr((const char *)req.body.data, ":\"");
+    REQUIRE(tok != NULL);
+    tok += 2;
+    tok_len = strcspn(tok, "\"");
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        ps_buf_init(&body, PS_APPLE_BODY_BYTES_MAX);
+        ps_buf_append_str(&body, forms[i].before);
+        ps_buf_append(&body, tok, tok_len);
+        ps_buf_append_str(&body, forms[i].after);
+        CHECK_STR(label_of_body((const char *)body.data, body.len), forms[i].want);
+        ps_buf_deinit(&body);
+    }
+    sim_request_deinit(&req);
+}
+
 /* Configuration: disabled channel, missing settings, bad root files. */
 static void test_config(void)
 {
@@ -553,6 +643,8 @@ int main(void)
     RUN(test_truncation_and_base64);
     RUN(test_tamper_every_byte);
     RUN(test_chain_cache);
+    RUN(test_header_cache_strict);
+    RUN(test_body_spellings);
     RUN(test_config);
     RUN(test_threads);
     RUN(test_sim_outputs);

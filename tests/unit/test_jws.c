@@ -90,6 +90,66 @@ static void test_genuine_token(void)
     ps_buf_deinit(&tok);
 }
 
+/* The split-then-parse path with a known header: the header is not read
+ * (garbage there still parses), the payload and signature are checked as
+ * by ingest_jws_parse, and the signing input still covers the header. */
+static void test_known_header(void)
+{
+    static const char token[] = "not-even-base64!.eyJhIjoxfQ.";
+    ingest_jws_segments_t seg;
+    ingest_jws_t jws;
+    const char *label = NULL;
+    char errstr[PS_ERRSTR_SIZE];
+    uint8_t sig[64];
+    ps_buf_t tok;
+
+    CHECK_INT(ingest_jws_split("a.b", 3, &seg, &label, errstr, sizeof(errstr)), PS_ERR_INVALID);
+    CHECK_STR(label, "bad_jws");
+    CHECK_INT(ingest_jws_split("a.b.c.d", 7, &seg, &label, errstr, sizeof(errstr)),
+              PS_ERR_INVALID);
+    CHECK_INT(ingest_jws_split("a.b.c", PS_JWS_BYTES_MAX + 1, &seg, &label, errstr,
+                               sizeof(errstr)),
+              PS_ERR_TOO_LARGE);
+    /* A header that could never parse: known, it is not looked at. */
+    ps_buf_init(&tok, 1024);
+    ps_buf_append_str(&tok, token);
+    memset(sig, 0x22, sizeof(sig));
+    ps_base64_encode(sig, sizeof(sig), PS_BASE64_URL, &tok);
+    ingest_jws_init(&jws);
+    REQUIRE(ingest_jws_split((const char *)tok.data, tok.len, &seg, &label, errstr,
+                             sizeof(errstr)) == PS_OK);
+    CHECK_INT(seg.header_len, 16);
+    CHECK_INT(ingest_jws_parse_segments(&seg, true, &jws, &label, errstr, sizeof(errstr)),
+              PS_OK);
+    CHECK_INT(jws.cert_count, 0);
+    CHECK_INT(jws.header.len, 0);
+    CHECK_INT(jws.payload.len, 7);
+    CHECK_INT(jws.signing_input_len, sizeof(token) - 2);
+    CHECK(jws.signing_input == (const char *)tok.data);
+    CHECK_INT(jws.signature[0], 0x22);
+    /* Unknown, the same header is refused. */
+    CHECK_INT(ingest_jws_parse_segments(&seg, false, &jws, &label, errstr, sizeof(errstr)),
+              PS_ERR_INVALID);
+    CHECK_STR(label, "bad_jws");
+    /* Known header, bad payload or short signature: still refused. */
+    ps_buf_reset(&tok);
+    ps_buf_append_str(&tok, "hdr.e30=.AAAA");
+    REQUIRE(ingest_jws_split((const char *)tok.data, tok.len, &seg, &label, errstr,
+                             sizeof(errstr)) == PS_OK);
+    CHECK_INT(ingest_jws_parse_segments(&seg, true, &jws, &label, errstr, sizeof(errstr)),
+              PS_ERR_INVALID);
+    CHECK_STR(label, "bad_jws");
+    ps_buf_reset(&tok);
+    ps_buf_append_str(&tok, "hdr.e30.AAAA");
+    REQUIRE(ingest_jws_split((const char *)tok.data, tok.len, &seg, &label, errstr,
+                             sizeof(errstr)) == PS_OK);
+    CHECK_INT(ingest_jws_parse_segments(&seg, true, &jws, &label, errstr, sizeof(errstr)),
+              PS_ERR_INVALID);
+    CHECK_CONTAINS(errstr, "expected 64");
+    ingest_jws_deinit(&jws);
+    ps_buf_deinit(&tok);
+}
+
 /* Exactly three non-empty parts. */
 static void test_part_counts(void)
 {
@@ -265,6 +325,7 @@ int main(void)
     }
     RUN(test_genuine_token);
     RUN(test_part_counts);
+    RUN(test_known_header);
     RUN(test_bad_base64url);
     RUN(test_headers);
     RUN(test_x5c_shapes);
