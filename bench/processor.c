@@ -8,6 +8,7 @@
  *   2. run K processor instances (default 2) from empty on a fresh database;
  *      the rate counts from the first applied row to the last, so the group
  *      join is left out; then check that exactly N events and N journals exist
+ *      and that the ledger passes every invariant of `paystream-processor audit`
  *   3. ceiling: COPY the same payment_events rows into a bare table (no index)
  *   4. naive: one transaction per event doing what a straightforward handler
  *      does on the same schema (event, payment, journal, two lines, two
@@ -19,6 +20,7 @@
  * Needs PAYSTREAM_TEST_KAFKA and PAYSTREAM_TEST_PG (scripts/services start).
  * The last output line is one JSON object with the figures.
  */
+#include "audit.h"
 #include "migrate.h"
 #include "proc_gen.h"
 
@@ -34,6 +36,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -148,6 +151,31 @@ static pid_t spawn(const char *bin, int i)
     _exit(127);
 }
 
+/* The ledger the processors left must pass every invariant of
+ * `paystream-processor audit` (balanced journals, balances equal to their
+ * lines, nothing applied twice, payments agreeing with their journals) and
+ * cover exactly n payments: a faster apply that breaks one fails the bench. */
+static void audit_ledger(PGconn *conn, int64_t n)
+{
+    proc_audit_result_t res;
+    int64_t t0 = now_us();
+
+    memset(&res, 0, sizeof(res));
+    if (proc_audit_run(conn, stderr, &res, errstr, sizeof(errstr)) != PS_OK)
+        die("audit");
+    if (res.failures != 0 || res.payments != n || res.journals != n) {
+        fprintf(stderr, "bench-processor: audit failed: %lld invariant failures, %lld payments "
+                        "and %lld journals (expected %lld)\n",
+                (long long)res.failures, (long long)res.payments, (long long)res.journals,
+                (long long)n);
+        exit(1);
+    }
+    printf("audit: all invariants hold over %lld payments, %lld journals and %lld accounts in "
+           "%lld ms (digest %.12s)\n",
+           (long long)res.payments, (long long)res.journals, (long long)res.accounts,
+           (long long)((now_us() - t0) / 1000), res.digest);
+}
+
 /* Runs the processors until n events are applied; returns events/s from first to last row. */
 static int64_t run_processors(const char *bin, int instances, int64_t n)
 {
@@ -198,6 +226,7 @@ static int64_t run_processors(const char *bin, int instances, int64_t n)
                 (long long)n);
         exit(1);
     }
+    audit_ledger(conn, n);
     printf("processor: %lld events applied exactly once by %d instance%s in %lld ms "
            "(measured from the first applied row, %lld already in)\n",
            (long long)(n - c0), instances, instances == 1 ? "" : "s",

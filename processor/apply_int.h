@@ -60,6 +60,8 @@ bool strmap_get(const strmap_t *m, const char *key, size_t *val);
  * Runs sql with nparams text parameters. On success the result is handed to
  * *res_out when not NULL (owned: PQclear), else cleared. On failure writes
  * "could not <what>: ERROR <SQLSTATE>: ..." and the class (ps_pg_classify).
+ * At log level debug each statement's duration is logged under <what>: that
+ * is how an apply batch is profiled.
  */
 ps_err_t apply_exec(PGconn *conn, const char *what, const char *sql, int nparams,
                     const char *const *params, PGresult **res_out, ps_err_class_t *class_out,

@@ -9,6 +9,7 @@
 
 #include <paystream/assert.h>
 #include <paystream/limits.h>
+#include <paystream/log.h>
 #include <paystream/mem.h>
 #include <paystream/pg.h>
 
@@ -217,12 +218,21 @@ bool strmap_get_or_put(strmap_t *m, const char *key, size_t *val)
     return false;
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 ps_err_t apply_exec(PGconn *conn, const char *what, const char *sql, int nparams,
                     const char *const *params, PGresult **res_out, ps_err_class_t *class_out,
                     char *errstr, size_t errstr_size)
 {
     PGresult *res;
     ExecStatusType st;
+    int64_t t0_us = -1;
     ps_err_t err;
 
     for (int i = 0; i < nparams; i++) {
@@ -231,8 +241,14 @@ ps_err_t apply_exec(PGconn *conn, const char *what, const char *sql, int nparams
                                  "could not %s: parameter %d exceeds %d bytes", what, i + 1,
                                  PS_APPLY_STMT_BYTES_MAX);
     }
+    /* At debug level each statement's round trip is logged: the apply's
+     * cost is server-side, and this is how a batch is profiled. */
+    if (ps_log_get_level() <= PS_LOG_DEBUG)
+        t0_us = mono_us();
     res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     st = PQresultStatus(res);
+    if (t0_us >= 0)
+        ps_log_debug("apply statement \"%s\" took %" PRId64 " us", what, mono_us() - t0_us);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         if (res_out != NULL)
             *res_out = res;
