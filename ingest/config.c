@@ -5,11 +5,7 @@
 #include "config.h"
 
 const ps_config_key_t ingest_config_table[] = {
-    {.name = "log.level",
-     .type = PS_CONF_ENUM,
-     .default_value = "info",
-     .choices = "debug|info|warn|error",
-     .description = "Lowest severity written to the log (stderr)."},
+    PS_CONFIG_KEY_LOG_LEVEL,
     {.name = "topic.callbacks",
      .type = PS_CONF_STRING,
      .default_value = "paystream.callbacks",

@@ -8,17 +8,8 @@
 #include <stdint.h>
 
 const ps_config_key_t recon_config_table[] = {
-    {.name = "log.level",
-     .type = PS_CONF_ENUM,
-     .default_value = "info",
-     .choices = "debug|info|warn|error",
-     .description = "Lowest severity written to the log (stderr)."},
-    {.name = "pg.conninfo",
-     .type = PS_CONF_STRING,
-     .default_value = "host=127.0.0.1 port=15432 dbname=paystream user=postgres",
-     .description = "libpq connection string of the ledger database. Keep passwords out of it "
-                    "(use a ~/.pgpass file or PGPASSFILE): the value is printed by "
-                    "--check-config."},
+    PS_CONFIG_KEY_LOG_LEVEL,
+    PS_CONFIG_KEY_PG_CONNINFO,
     {.name = "kafka.",
      .type = PS_CONF_PASSTHROUGH,
      .description = "librdkafka producer property, passed through with the prefix removed "

@@ -78,6 +78,24 @@ typedef struct ps_config_key {
 typedef struct ps_config ps_config_t;
 
 /*
+ * Keys every service declares the same way. log.level is required by
+ * ps_cli_main (cli.h), which sets the log level from it.
+ */
+#define PS_CONFIG_KEY_LOG_LEVEL                                                           \
+    {.name = "log.level",                                                                 \
+     .type = PS_CONF_ENUM,                                                                \
+     .default_value = "info",                                                             \
+     .choices = "debug|info|warn|error",                                                  \
+     .description = "Lowest severity written to the log (stderr)."}
+#define PS_CONFIG_KEY_PG_CONNINFO                                                         \
+    {.name = "pg.conninfo",                                                               \
+     .type = PS_CONF_STRING,                                                              \
+     .default_value = "host=127.0.0.1 port=15432 dbname=paystream user=postgres",         \
+     .description = "libpq connection string of the ledger database. Keep passwords out of " \
+                    "it (use a ~/.pgpass file or PGPASSFILE): the value is printed by "   \
+                    "--check-config."}
+
+/*
  * Loads the configuration: defaults from table, then the file at path (may
  * be NULL: defaults and environment only), then the environment (envp, a
  * NULL-terminated array like environ; NULL means the process environment).
