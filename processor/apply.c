@@ -104,19 +104,28 @@ void proc_apply_destroy(proc_apply_t *ap)
     ps_free(ap);
 }
 
-/* Resets the first n arrays for a new statement. */
-void apply_arrays_reset(proc_apply_t *ap, size_t n)
+void apply_arrays_reset(proc_apply_t *ap, const char *types)
 {
-    for (size_t i = 0; i < n; i++)
-        pga_reset(&ap->arr[i]);
+    static const char letters[] = "TIBYZ"; /* in pga_type_t order */
+    size_t n = strlen(types);
+
+    PS_ASSERT(n <= ARRAYS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        const char *l = strchr(letters, types[i]);
+
+        PS_ASSERT(l != NULL && *l != '\0');
+        pga_reset(&ap->arr[i], (pga_type_t)(l - letters));
+    }
 }
 
-/* Closes the first n arrays into ap->params. */
-const char *const *apply_arrays_params(proc_apply_t *ap, size_t n)
+const apply_params_t *apply_arrays_params(proc_apply_t *ap, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        ap->params[i] = pga_text_of(&ap->arr[i]);
-    return ap->params;
+    PS_ASSERT(n <= ARRAYS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        ap->params.values[i] = pga_close(&ap->arr[i], &ap->params.lengths[i]);
+        ap->params.formats[i] = 1;
+    }
+    return &ap->params;
 }
 
 static void dead(item_state_t *st, const char *reason)
@@ -220,7 +229,7 @@ static ps_err_t resolve_commands(proc_apply_t *ap, proc_item_t *items, size_t n,
     PGresult *res = NULL;
     ps_err_t err;
 
-    apply_arrays_reset(ap, 3);
+    apply_arrays_reset(ap, "TTI");
     for (size_t i = 0; i < n; i++) {
         if (items[i].kind != PROC_ITEM_COMMAND || ap->st[i].fate != FATE_LIVE)
             continue;
@@ -296,7 +305,7 @@ static size_t group_keys(proc_apply_t *ap, const bool *want)
 {
     size_t count = 0;
 
-    apply_arrays_reset(ap, 2);
+    apply_arrays_reset(ap, "TT");
     for (size_t g = 0; g < ap->ngroups; g++) {
         if (want != NULL && !want[g])
             continue;
@@ -342,10 +351,10 @@ static ps_err_t lock_and_load(proc_apply_t *ap, ps_err_class_t *cls, char *errst
 
     group_keys(ap, NULL);
     apply_arrays_params(ap, 2);
-    err = apply_exec(ap->conn, "lock payments", lock_sql, 2, ap->params, NULL, cls, errstr,
+    err = apply_exec(ap->conn, "lock payments", lock_sql, 2, &ap->params, NULL, cls, errstr,
                      errstr_size);
     if (err == PS_OK)
-        err = apply_exec(ap->conn, "load payments", load_sql, 2, ap->params, &res, cls, errstr,
+        err = apply_exec(ap->conn, "load payments", load_sql, 2, &ap->params, &res, cls, errstr,
                          errstr_size);
     for (int r = 0; err == PS_OK && r < PQntuples(res); r++) {
         size_t g;

@@ -24,7 +24,7 @@ static const char insert_events_sql[] =
     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
     "$6::text[], $7::text[], $8::int8[], $9::int8[], $10::text[], $11::text[], "
     "$12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::bytea[], $16::text[], "
-    "$17::int4[], $18::int8[]) "
+    "$17::int8[], $18::int8[]) "
     "ON CONFLICT (channel, channel_event_id) DO NOTHING RETURNING channel, channel_event_id";
 
 static const char insert_commands_sql[] =
@@ -33,8 +33,13 @@ static const char insert_commands_sql[] =
     "kafka_partition, kafka_offset) "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
     "$6::int8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::text[], "
-    "$13::int4[], $14::int8[]) "
+    "$13::int8[], $14::int8[]) "
     "ON CONFLICT (command_id) DO NOTHING RETURNING command_id";
+
+/* The parameter types of the two statements above, one letter each (see
+ * apply_arrays_reset). */
+#define EVENT_TYPES "TTTTTTTIITTZZZYTII"
+#define COMMAND_TYPES "TTTTTITTTTYTII"
 
 static const char *topic_of(const proc_item_t *it) { return it->topic != NULL ? it->topic : ""; }
 
@@ -54,14 +59,14 @@ static void add_event_row(proc_apply_t *ap, const proc_item_t *it)
     if (ev->has_refund_total)
         pga_int(&a[8], ev->refund_total_minor);
     else
-        pga_text(&a[8], NULL);
+        pga_null(&a[8]);
     pga_text(&a[9], ev->currency);
     pga_text(&a[10], ev->account_id);
     pga_time(&a[11], ev->event_time_us);
     if (ev->has_paid_time)
         pga_time(&a[12], ev->paid_time_us);
     else
-        pga_text(&a[12], NULL);
+        pga_null(&a[12]);
     pga_time(&a[13], ev->received_time_us);
     pga_bytea(&a[14], it->raw, it->raw != NULL ? it->raw_len : 0);
     pga_text(&a[15], topic_of(it));
@@ -127,7 +132,7 @@ static ps_err_t insert_chunk(proc_apply_t *ap, bool ev, ps_err_class_t *cls, cha
         }
     }
     PQclear(res);
-    apply_arrays_reset(ap, nparams);
+    apply_arrays_reset(ap, ev ? EVENT_TYPES : COMMAND_TYPES);
     return err;
 }
 
@@ -140,7 +145,7 @@ static ps_err_t insert_kind(proc_apply_t *ap, proc_item_t *items, size_t n, proc
     size_t nparams = ev ? 18 : 14, count = 0;
     ps_err_t err = PS_OK;
 
-    apply_arrays_reset(ap, nparams);
+    apply_arrays_reset(ap, ev ? EVENT_TYPES : COMMAND_TYPES);
     for (size_t i = 0; err == PS_OK && i < n; i++) {
         if (items[i].kind != kind || ap->st[i].fate != FATE_LIVE)
             continue;
@@ -181,7 +186,7 @@ static const char insert_payments_sql[] =
     "INSERT INTO payments (channel, merchant_order_no, channel_txn_id, state, state_rank, "
     "amount_minor, refunded_minor, currency, account_id, paid_time, is_paid, is_closed, "
     "refund_total_minor) "
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int2[], "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], "
     "$6::int8[], $7::int8[], $8::text[], $9::text[], $10::timestamptz[], $11::bool[], "
     "$12::bool[], $13::int8[])";
 /* The rows are found by key in an unflattened LATERAL subquery (one index
@@ -196,7 +201,7 @@ static const char update_payments_sql[] =
     "state = u.state, state_rank = u.state_rank, amount_minor = u.amount, "
     "refunded_minor = u.refunded, paid_time = COALESCE(p.paid_time, u.paid_time), "
     "is_paid = u.paid, is_closed = u.closed, refund_total_minor = u.total, updated_at = now() "
-    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int2[], $6::int8[], "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], "
     "$7::int8[], $8::text[], $9::text[], $10::timestamptz[], $11::bool[], $12::bool[], "
     "$13::int8[]) AS u(ch, ord, txn, state, state_rank, amount, refunded, cur, acct, "
     "paid_time, paid, closed, total) "
@@ -211,7 +216,7 @@ static size_t payment_arrays(proc_apply_t *ap, bool existing)
     pg_array_t *a = ap->arr;
     size_t count = 0;
 
-    apply_arrays_reset(ap, 13);
+    apply_arrays_reset(ap, "TTTTIIITTZBBI");
     for (size_t g = 0; g < ap->ngroups; g++) {
         const proc_payment_t *p = &ap->groups[g].pay;
         proc_pay_state_t state = proc_payment_state(p);
@@ -231,7 +236,7 @@ static size_t payment_arrays(proc_apply_t *ap, bool existing)
         if (p->has_paid_time)
             pga_time(&a[9], p->paid_time_us);
         else
-            pga_text(&a[9], NULL);
+            pga_null(&a[9]);
         pga_bool(&a[10], p->paid);
         pga_bool(&a[11], p->closed);
         pga_int(&a[12], p->refund_total_minor);
@@ -277,7 +282,7 @@ static ps_err_t write_refunds(proc_apply_t *ap, ps_err_class_t *cls, char *errst
     pg_array_t *a = ap->arr;
     size_t count = 0;
 
-    apply_arrays_reset(ap, 6);
+    apply_arrays_reset(ap, "TTTITB");
     for (size_t g = 0; g < ap->ngroups; g++) {
         const proc_payment_t *p = &ap->groups[g].pay;
 
@@ -347,7 +352,7 @@ static void account_arrays(proc_apply_t *ap, bool with_delta)
 {
     pg_array_t *a = ap->arr;
 
-    apply_arrays_reset(ap, 4);
+    apply_arrays_reset(ap, "TTTI");
     for (size_t d = 0; d < ap->ndeltas; d++) {
         pga_text(&a[0], ap->deltas[d].account_id);
         pga_text(&a[1], ap->deltas[d].currency);
@@ -433,7 +438,7 @@ static ps_err_t write_journals(proc_apply_t *ap, ps_err_class_t *cls, char *errs
 
     if (ap->journals.count == 0)
         return PS_OK;
-    apply_arrays_reset(ap, 9);
+    apply_arrays_reset(ap, "TTTTTTITI");
     for (size_t j = 0; j < ap->journals.count; j++) {
         const proc_journal_t *jr = &ap->journals.items[j];
 
@@ -458,15 +463,16 @@ static ps_err_t remove_invalid(proc_apply_t *ap, proc_item_t *items, size_t n,
 static ps_err_t write_dead(proc_apply_t *ap, proc_item_t *items, size_t n, int64_t *dead_count,
                            ps_err_class_t *cls, char *errstr, size_t errstr_size)
 {
+#define DEAD_TYPES "TIITYY"
     static const char dead_sql[] =
         "INSERT INTO dead_letters (topic, partition, kafka_offset, reason, message_key, raw) "
-        "SELECT * FROM unnest($1::text[], $2::int4[], $3::int8[], $4::text[], $5::bytea[], "
+        "SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::bytea[], "
         "$6::bytea[]) ON CONFLICT (topic, partition, kafka_offset) DO NOTHING";
     pg_array_t *a = ap->arr;
     size_t undo = 0, count = 0;
     ps_err_t err = PS_OK;
 
-    apply_arrays_reset(ap, 6);
+    apply_arrays_reset(ap, DEAD_TYPES);
     for (size_t i = 0; err == PS_OK && i < n; i++) {
         const item_state_t *st = &ap->st[i];
         const char *reason = st->reason != NULL ? st->reason : items[i].reason;
@@ -480,7 +486,7 @@ static ps_err_t write_dead(proc_apply_t *ap, proc_item_t *items, size_t n, int64
         if (items[i].key != NULL)
             pga_bytea(&a[4], items[i].key, items[i].key_len);
         else
-            pga_text(&a[4], NULL);
+            pga_null(&a[4]);
         pga_bytea(&a[5], items[i].raw, items[i].raw != NULL ? items[i].raw_len : 0);
         (*dead_count)++;
         undo += st->inserted;
@@ -489,7 +495,7 @@ static ps_err_t write_dead(proc_apply_t *ap, proc_item_t *items, size_t n, int64
         if (arrays_full(ap, 6)) {
             err = apply_exec(ap->conn, "insert dead letters", dead_sql, 6,
                              apply_arrays_params(ap, 6), NULL, cls, errstr, errstr_size);
-            apply_arrays_reset(ap, 6);
+            apply_arrays_reset(ap, DEAD_TYPES);
             count = 0;
         }
     }
@@ -512,7 +518,7 @@ static ps_err_t remove_invalid(proc_apply_t *ap, proc_item_t *items, size_t n,
         "DELETE FROM ledger_commands WHERE command_id = ANY ($3::text[])";
     pg_array_t *a = ap->arr;
 
-    apply_arrays_reset(ap, 3);
+    apply_arrays_reset(ap, "TTT");
     for (size_t i = 0; i < n; i++) {
         if (ap->st[i].fate != FATE_DEAD || !ap->st[i].inserted)
             continue;

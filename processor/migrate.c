@@ -13,6 +13,7 @@
 #include <paystream/assert.h>
 #include <paystream/buf.h>
 #include <paystream/limits.h>
+#include <paystream/log.h>
 #include <paystream/mem.h>
 #include <paystream/pg.h>
 
@@ -370,6 +371,28 @@ static ps_err_t apply_pending(PGconn *conn, const migration_set_t *set, const bo
     return PS_OK;
 }
 
+/* Warns when the database sorts text by a locale: every key of the ledger
+ * (order numbers, event ids, account ids) is an opaque identifier, and a
+ * locale collation makes each index comparison a strcoll() (a tenth of the
+ * apply's server CPU in bench/processor) and ties the indexes to the C
+ * library's collation version (an upgrade that changes it corrupts them).
+ * Only a warning: the schema is correct under any collation. */
+static void check_collation(PGconn *conn)
+{
+    PGresult *res = PQexec(conn, "SELECT datcollate FROM pg_database "
+                                 "WHERE datname = current_database()");
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        const char *c = PQgetvalue(res, 0, 0);
+
+        if (strcmp(c, "C") != 0 && strcmp(c, "POSIX") != 0)
+            ps_log_warn("database collation is \"%s\", not \"C\": ledger keys compare by "
+                        "locale, slower and tied to the C library version; create the "
+                        "database with LC_COLLATE 'C' (README.md, production deployment)", c);
+    }
+    PQclear(res);
+}
+
 ps_err_t proc_migrate(const char *conninfo, const char *migrations_dir, FILE *progress,
                       char *errstr, size_t errstr_size)
 {
@@ -392,6 +415,7 @@ ps_err_t proc_migrate(const char *conninfo, const char *migrations_dir, FILE *pr
         err = take_lock(conn, errstr, errstr_size);
     if (err != PS_OK)
         goto out;
+    check_collation(conn);
     applied = ps_calloc(set.count, sizeof(bool));
     err = read_history(conn, &set, migrations_dir, applied, errstr, errstr_size);
     if (err == PS_OK)

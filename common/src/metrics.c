@@ -190,7 +190,7 @@ static series_t *create_series_locked(metric_t *m, const char **values)
  */
 static series_t *get_series(metric_t *m, const char *const *values)
 {
-    const char *v[PS_METRIC_LABELS_MAX];
+    const char *v[PS_METRIC_LABELS_MAX] = {0}; /* gcc -O3 cannot see label_count bound it */
     series_t *s;
 
     PS_ASSERT(m->label_count == 0 || values != NULL);
@@ -208,7 +208,7 @@ static series_t *get_series(metric_t *m, const char *const *values)
 /* Like get_series but never creates; NULL when the set does not exist. */
 static series_t *peek_series(metric_t *m, const char *const *values)
 {
-    const char *v[PS_METRIC_LABELS_MAX];
+    const char *v[PS_METRIC_LABELS_MAX] = {0};
 
     for (size_t i = 0; i < m->label_count; i++)
         v[i] = usable_value(values[i]);
