@@ -63,7 +63,8 @@ static const check_t checks[] = {
      "SELECT format('payment %s:%s (%s, paid %s, amount %s) has %s PAY journal(s) of %s', "
      "p.channel, p.merchant_order_no, p.state, p.is_paid, p.amount_minor, count(pay.effect), "
      "coalesce(sum(pay.amount_minor), 0)) FROM payments p LEFT JOIN pay "
-     "ON pay.effect = 'PAY:' || p.channel || ':' || p.merchant_order_no GROUP BY p.id "
+     "ON pay.effect = 'PAY:' || p.channel || ':' || p.merchant_order_no "
+     "GROUP BY p.channel, p.merchant_order_no "
      "HAVING count(pay.effect) <> CASE WHEN p.is_paid AND p.amount_minor > 0 THEN 1 ELSE 0 END "
      "OR coalesce(sum(pay.amount_minor), 0) <> CASE WHEN p.is_paid THEN p.amount_minor "
      "ELSE 0 END ORDER BY 1"},
