@@ -313,8 +313,11 @@ static bool verify_prepared(const alipay_key_t *k, const ps_buf_t *content, cons
     bool ok;
 
     PS_ASSERT(ctx != NULL);
-    ok = EVP_MD_CTX_copy_ex(ctx, k->prepared) == 1 &&
-         EVP_DigestVerifyUpdate(ctx, content->data, content->len) == 1 &&
+    ok = EVP_MD_CTX_copy_ex(ctx, k->prepared) == 1;
+    /* The copy is used once: its final step need not work on yet another
+     * copy (OpenSSL 3 duplicates the context unless told so). */
+    EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
+    ok = ok && EVP_DigestVerifyUpdate(ctx, content->data, content->len) == 1 &&
          EVP_DigestVerifyFinal(ctx, sig->data, sig->len) == 1;
     EVP_MD_CTX_free(ctx);
     if (!ok)

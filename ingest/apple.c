@@ -2,7 +2,9 @@
  * Apple App Store Server Notifications V2 verifier (see apple.h): the body,
  * the outer and nested JWS, the app binding and the mapping to a
  * CallbackEvent. Form checks live in jws.c and trust in x5c.c; this file
- * decides what a verified payload means for the ledger.
+ * decides what a verified payload means for the ledger. Payloads are read
+ * with the strict reader of paystream/json.h (a third of an Apple
+ * verification was jansson building trees for a handful of fields).
  */
 #include "apple.h"
 
@@ -11,6 +13,7 @@
 
 #include <paystream/assert.h>
 #include <paystream/buf.h>
+#include <paystream/json.h>
 #include <paystream/mem.h>
 #include <paystream/money.h>
 
@@ -137,20 +140,38 @@ uint64_t ingest_apple_chain_cache_hits(const ingest_apple_t *v)
     return v->x5c ? ingest_x5c_cache_hits(v->x5c) : 0;
 }
 
+/* A signed item after verification: its decoded payload and the parse of it
+ * (tokens point into bytes, so the two live and die together). */
+typedef struct apple_signed {
+    ps_buf_t bytes;    /* owned, bound PS_JWS_PAYLOAD_BYTES_MAX */
+    ps_json_doc_t doc; /* root: an object */
+} apple_signed_t;
+
+static void signed_init(apple_signed_t *s)
+{
+    ps_buf_init(&s->bytes, PS_JWS_PAYLOAD_BYTES_MAX);
+    ps_json_doc_init(&s->doc);
+}
+
+static void signed_deinit(apple_signed_t *s)
+{
+    ps_json_doc_deinit(&s->doc);
+    ps_buf_deinit(&s->bytes);
+}
+
 /* Reads an optional Apple date (integer ms). PS_ERR_INVALID for another type
  * (reals included: no float near our numbers) or out of range. */
-static ps_err_t get_ms(json_t *obj, const char *key, bool *present, int64_t *ms_out,
-                       char *errstr, size_t errstr_size)
+static ps_err_t get_ms(const ps_json_doc_t *doc, const ps_json_tok_t *obj, const char *key,
+                       bool *present, int64_t *ms_out, char *errstr, size_t errstr_size)
 {
-    json_t *j = json_object_get(obj, key);
+    const ps_json_tok_t *j = ps_json_get(doc, obj, key);
 
     *present = j != NULL;
     if (j == NULL)
         return PS_OK;
-    if (!json_is_integer(j))
+    if (!ps_json_int(doc, j, ms_out))
         return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
                              "\"%s\" is not an integer number of milliseconds", key);
-    *ms_out = (int64_t)json_integer_value(j);
     if (*ms_out < 0 || *ms_out > APPLE_DATE_MS_MAX)
         return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID, "\"%s\" %lld is out of range",
                              key, (long long)*ms_out);
@@ -158,55 +179,78 @@ static ps_err_t get_ms(json_t *obj, const char *key, bool *present, int64_t *ms_
 }
 
 /* The object holding bundleId / appAppleId / environment of a notification. */
-static json_t *binding_object(json_t *payload)
+static const ps_json_tok_t *binding_object(const ps_json_doc_t *doc, const ps_json_tok_t *payload)
 {
     static const char *const holders[] = {"data", "summary", "appData", "externalPurchaseToken"};
 
     for (size_t i = 0; i < sizeof(holders) / sizeof(holders[0]); i++) {
-        json_t *o = json_object_get(payload, holders[i]);
+        const ps_json_tok_t *o = ps_json_get(doc, payload, holders[i]);
 
-        if (json_is_object(o))
+        if (ps_json_is(o, PS_JSON_OBJECT))
             return o;
     }
     return NULL;
 }
 
-/* Environment of a binding object; externalPurchaseToken has none of its own. */
-static const char *binding_environment(json_t *payload, json_t *b)
+/* The environment string of obj into buf (a prefix if longer), or NULL. */
+static const char *environment_of(const ps_json_doc_t *doc, const ps_json_tok_t *obj, char *buf,
+                                  size_t size)
 {
-    json_t *env = json_object_get(b, "environment");
-    json_t *ext_id = json_object_get(b, "externalPurchaseId");
+    const ps_json_tok_t *env = ps_json_get(doc, obj, "environment");
 
-    if (json_is_string(env))
-        return json_string_value(env);
-    if (b == json_object_get(payload, "externalPurchaseToken") && json_is_string(ext_id))
-        return strncmp(json_string_value(ext_id), "SANDBOX", 7) == 0 ? "Sandbox"
-                                                                      : "Production";
+    if (!ps_json_is(env, PS_JSON_STRING))
+        return NULL;
+    ps_json_str_copy(doc, env, buf, size, NULL); /* longer than buf: matches nothing */
+    return buf;
+}
+
+/* Environment of a binding object; externalPurchaseToken has none of its own. */
+static const char *binding_environment(const ps_json_doc_t *doc, const ps_json_tok_t *payload,
+                                       const ps_json_tok_t *b, char *buf, size_t size)
+{
+    const ps_json_tok_t *ext_id = ps_json_get(doc, b, "externalPurchaseId");
+    const char *env = environment_of(doc, b, buf, size);
+    char prefix[8];
+
+    if (env != NULL)
+        return env;
+    if (b == ps_json_get(doc, payload, "externalPurchaseToken") &&
+        ps_json_is(ext_id, PS_JSON_STRING)) {
+        ps_json_str_copy(doc, ext_id, prefix, sizeof(prefix), NULL);
+        return strncmp(prefix, "SANDBOX", 7) == 0 ? "Sandbox" : "Production";
+    }
     return NULL;
 }
 
 /* Step 9/10 of channels.md 3.2: app identity first, then environment, as the SDK orders them. */
 static ps_err_t check_binding(const ingest_apple_t *v, ingest_apple_signed_kind_t kind,
-                              json_t *payload, const char **label_out, char *errstr,
+                              const ps_json_doc_t *doc, const char **label_out, char *errstr,
                               size_t errstr_size)
 {
-    json_t *b = kind == INGEST_APPLE_NOTIFICATION ? binding_object(payload) : payload;
-    json_t *bundle = json_object_get(b, "bundleId"), *app_id = json_object_get(b, "appAppleId");
-    const char *env = kind == INGEST_APPLE_NOTIFICATION ? binding_environment(payload, b)
-                                                        : json_string_value(json_object_get(
-                                                              payload, "environment"));
-    const char *want_env = v->production ? "Production" : "Sandbox";
+    const ps_json_tok_t *payload = ps_json_root(doc);
+    const ps_json_tok_t *b = kind == INGEST_APPLE_NOTIFICATION ? binding_object(doc, payload)
+                                                               : payload;
+    const ps_json_tok_t *bundle = ps_json_get(doc, b, "bundleId");
+    const char *want_env = v->production ? "Production" : "Sandbox", *env;
+    char env_buf[64], bundle_text[65];
+    bool bundle_str = ps_json_is(bundle, PS_JSON_STRING);
+    int64_t app_id;
 
+    env = kind == INGEST_APPLE_NOTIFICATION
+              ? binding_environment(doc, payload, b, env_buf, sizeof(env_buf))
+              : environment_of(doc, payload, env_buf, sizeof(env_buf));
     *label_out = "wrong_app";
     if (kind != INGEST_APPLE_RENEWAL &&
-        (!json_is_string(bundle) || strcmp(json_string_value(bundle), v->bundle_id) != 0))
+        !ps_json_str_eq(doc, bundle, v->bundle_id, strlen(v->bundle_id))) {
+        ps_json_str_copy(doc, bundle, bundle_text, sizeof(bundle_text), NULL);
         return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
-                             "bundleId %s%.64s%s does not match apple.bundle_id \"%s\"",
-                             json_is_string(bundle) ? "\"" : "",
-                             json_is_string(bundle) ? json_string_value(bundle) : "(absent)",
-                             json_is_string(bundle) ? "\"" : "", v->bundle_id);
+                             "bundleId %s%s%s does not match apple.bundle_id \"%s\"",
+                             bundle_str ? "\"" : "", bundle_str ? bundle_text : "(absent)",
+                             bundle_str ? "\"" : "", v->bundle_id);
+    }
     if (kind == INGEST_APPLE_NOTIFICATION && v->production &&
-        (!json_is_integer(app_id) || json_integer_value(app_id) != v->app_apple_id))
+        (!ps_json_int(doc, ps_json_get(doc, b, "appAppleId"), &app_id) ||
+         app_id != v->app_apple_id))
         return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
                              "appAppleId does not match apple.app_apple_id %lld",
                              (long long)v->app_apple_id);
@@ -218,24 +262,23 @@ static ps_err_t check_binding(const ingest_apple_t *v, ingest_apple_signed_kind_
     return PS_OK;
 }
 
-/* Parses a decoded payload into a JSON object. */
-static ps_err_t parse_payload(const ps_buf_t *bytes, json_t **out, const char **label_out,
+/* Takes the decoded payload out of jws into s and parses it: a JSON object. */
+static ps_err_t parse_payload(ingest_jws_t *jws, apple_signed_t *s, const char **label_out,
                               char *errstr, size_t errstr_size)
 {
-    json_error_t jerr;
+    char cause[PS_ERRSTR_SIZE];
+    ps_buf_t empty = s->bytes;
 
+    s->bytes = jws->payload; /* both bounded by PS_JWS_PAYLOAD_BYTES_MAX */
+    jws->payload = empty;
     *label_out = "bad_payload";
-    *out = json_loadb((const char *)bytes->data, bytes->len, JSON_REJECT_DUPLICATES, &jerr);
-    if (*out == NULL)
-        return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
-                             "jws payload is not JSON: %s at offset %d", jerr.text,
-                             jerr.position);
-    if (!json_is_object(*out)) {
-        json_decref(*out);
-        *out = NULL;
+    if (ps_json_parse(&s->doc, (const char *)s->bytes.data, s->bytes.len, PS_JSON_TOKENS_MAX,
+                      cause, sizeof(cause)) != PS_OK)
+        return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID, "jws payload is not JSON: %s",
+                             cause);
+    if (!ps_json_is(ps_json_root(&s->doc), PS_JSON_OBJECT))
         return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
                              "jws payload is not a JSON object");
-    }
     return PS_OK;
 }
 
@@ -258,7 +301,7 @@ static bool header_alias(const ingest_jws_segments_t *seg,
  * known holds the leaf of an alias hit (its chain is not validated again,
  * but its window is checked); otherwise the chain is validated and
  * remembered under alias. */
-static ps_err_t verify_trust(ingest_apple_t *v, const ingest_jws_t *jws, json_t *payload,
+static ps_err_t verify_trust(ingest_apple_t *v, const ingest_jws_t *jws, const ps_json_doc_t *doc,
                              int64_t now_s, ingest_x5c_leaf_t *known, const uint8_t *alias,
                              char *leaf_hex_out, const char **label_out, char *errstr,
                              size_t errstr_size)
@@ -269,7 +312,8 @@ static ps_err_t verify_trust(ingest_apple_t *v, const ingest_jws_t *jws, json_t 
     ps_err_t err;
 
     *label_out = "bad_payload";
-    err = get_ms(payload, "signedDate", &has_date, &signed_ms, errstr, errstr_size);
+    err = get_ms(doc, ps_json_root(doc), "signedDate", &has_date, &signed_ms, errstr,
+                 errstr_size);
     if (err != PS_OK)
         return err;
     at_s = has_date ? signed_ms / 1000 : now_s;
@@ -286,7 +330,9 @@ static ps_err_t verify_trust(ingest_apple_t *v, const ingest_jws_t *jws, json_t 
     if (err != PS_OK)
         goto out;
     *label_out = "bad_signature";
-    err = ingest_jws_verify_es256(jws, leaf.key, errstr, errstr_size);
+    err = leaf.verify_ctx != NULL
+              ? ingest_jws_verify_es256_prepared(jws, leaf.verify_ctx, errstr, errstr_size)
+              : ingest_jws_verify_es256(jws, leaf.key, errstr, errstr_size);
     if (err == PS_OK && leaf_hex_out != NULL)
         memcpy(leaf_hex_out, leaf.sha256_hex, INGEST_X5C_HEX_BYTES);
 out:
@@ -294,21 +340,20 @@ out:
     return err;
 }
 
-ps_err_t ingest_apple_decode_signed(ingest_apple_t *v, ingest_apple_signed_kind_t kind,
-                                    const char *jws_text, size_t len, int64_t now_s,
-                                    json_t **payload_out, char *leaf_hex_out,
-                                    const char **label_out, char *errstr, size_t errstr_size)
+/* ingest_apple_decode_signed into out (initialized; its payload replaced). */
+static ps_err_t decode_signed(ingest_apple_t *v, ingest_apple_signed_kind_t kind,
+                              const char *jws_text, size_t len, int64_t now_s, apple_signed_t *out,
+                              char *leaf_hex_out, const char **label_out, char *errstr,
+                              size_t errstr_size)
 {
     ingest_jws_segments_t seg;
     ingest_jws_t jws;
     ingest_x5c_leaf_t known = {0};
     uint8_t alias[INGEST_X5C_ALIAS_BYTES];
     bool have_alias = false;
-    json_t *payload = NULL;
     ps_err_t err;
 
     PS_ASSERT(v != NULL && v->enabled);
-    *payload_out = NULL;
     ingest_jws_init(&jws);
     err = ingest_jws_split(jws_text, len, &seg, label_out, errstr, errstr_size);
     if (err != PS_OK)
@@ -323,52 +368,78 @@ ps_err_t ingest_apple_decode_signed(ingest_apple_t *v, ingest_apple_signed_kind_
     if (err != PS_OK)
         goto out;
     /* The payload is read before it is trusted only to learn the validation time. */
-    err = parse_payload(&jws.payload, &payload, label_out, errstr, errstr_size);
+    err = parse_payload(&jws, out, label_out, errstr, errstr_size);
     if (err != PS_OK)
         goto out;
-    err = verify_trust(v, &jws, payload, now_s, &known, have_alias ? alias : NULL,
+    err = verify_trust(v, &jws, &out->doc, now_s, &known, have_alias ? alias : NULL,
                        leaf_hex_out, label_out, errstr, errstr_size);
     if (err != PS_OK)
         goto out;
-    err = check_binding(v, kind, payload, label_out, errstr, errstr_size);
-    if (err != PS_OK)
-        goto out;
-    *payload_out = payload;
-    payload = NULL;
+    err = check_binding(v, kind, &out->doc, label_out, errstr, errstr_size);
 out:
+    if (err != PS_OK)
+        ps_json_doc_deinit(&out->doc);
     ingest_x5c_leaf_deinit(&known);
-    json_decref(payload);
     ingest_jws_deinit(&jws);
     return err;
 }
 
-/* Reads the string field key of obj (borrowed from obj) into *out; rejects
- * (returning false) when it is absent, not a string or not 1..max_bytes long. */
-static bool need_str(json_t *obj, const char *key, const char *where, size_t max_bytes,
-                     const char **out, ingest_result_t *res)
+ps_err_t ingest_apple_decode_signed(ingest_apple_t *v, ingest_apple_signed_kind_t kind,
+                                    const char *jws_text, size_t len, int64_t now_s,
+                                    json_t **payload_out, char *leaf_hex_out,
+                                    const char **label_out, char *errstr, size_t errstr_size)
 {
-    json_t *j = json_object_get(obj, key);
+    apple_signed_t s;
+    json_error_t jerr;
+    ps_err_t err;
+
+    *payload_out = NULL;
+    signed_init(&s);
+    err = decode_signed(v, kind, jws_text, len, now_s, &s, leaf_hex_out, label_out, errstr,
+                        errstr_size);
+    /* Callers off the hot path (statements, tests) get a tree of the bytes
+     * just verified; jansson accepts whatever the strict reader did. */
+    if (err == PS_OK) {
+        *payload_out = json_loadb((const char *)s.bytes.data, s.bytes.len,
+                                  JSON_REJECT_DUPLICATES, &jerr);
+        if (*payload_out == NULL) {
+            *label_out = "bad_payload";
+            err = ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
+                                "jws payload is not JSON: %s", jerr.text);
+        }
+    }
+    signed_deinit(&s);
+    return err;
+}
+
+/* Reads the string field key of obj into out (max_bytes + 1 bytes); rejects
+ * (returning false) when it is absent, not a string or not 1..max_bytes long. */
+static bool need_str(const ps_json_doc_t *doc, const ps_json_tok_t *obj, const char *key,
+                     const char *where, size_t max_bytes, char *out, ingest_result_t *res)
+{
+    const ps_json_tok_t *j = ps_json_get(doc, obj, key);
+    size_t n = 0;
 
     if (j == NULL) {
         ingest_reject(res, "missing_field", "apple %s has no \"%s\"", where, key);
         return false;
     }
-    if (!json_is_string(j) || json_string_length(j) == 0 || json_string_length(j) > max_bytes) {
+    if (ps_json_str_copy(doc, j, out, max_bytes + 1, &n) != PS_OK || n == 0) {
         ingest_reject(res, "bad_payload", "apple %s field \"%s\" is not a string of 1 to %zu bytes",
                       where, key, max_bytes);
         return false;
     }
-    *out = json_string_value(j);
     return true;
 }
 
 /* Reads a date field (integer ms); required ones reject when absent. */
-static bool need_ms(json_t *obj, const char *key, const char *where, bool required,
-                    bool *present, int64_t *ms_out, ingest_result_t *res)
+static bool need_ms(const ps_json_doc_t *doc, const ps_json_tok_t *obj, const char *key,
+                    const char *where, bool required, bool *present, int64_t *ms_out,
+                    ingest_result_t *res)
 {
     char msg[PS_ERRSTR_SIZE];
 
-    if (get_ms(obj, key, present, ms_out, msg, sizeof(msg)) != PS_OK) {
+    if (get_ms(doc, obj, key, present, ms_out, msg, sizeof(msg)) != PS_OK) {
         ingest_reject(res, "bad_payload", "apple %s: %s", where, msg);
         return false;
     }
@@ -397,20 +468,19 @@ static bool is_uuid(const char *s)
 
 /* The refunded share of price_milli for a partial refund (revocationPercentage,
  * milli-percent), exactly or not at all: a rounded refund would be a guess. */
-static bool prorate(json_t *txn, int64_t *milli, ingest_result_t *res)
+static bool prorate(const ps_json_doc_t *doc, const ps_json_tok_t *txn, int64_t *milli,
+                    ingest_result_t *res)
 {
-    json_t *pct = json_object_get(txn, "revocationPercentage");
+    const ps_json_tok_t *pct = ps_json_get(doc, txn, "revocationPercentage");
     int64_t p;
 
     if (pct == NULL)
         return true;
-    if (!json_is_integer(pct) || json_integer_value(pct) <= 0 ||
-        json_integer_value(pct) > APPLE_PERCENT_FULL) {
+    if (!ps_json_int(doc, pct, &p) || p <= 0 || p > APPLE_PERCENT_FULL) {
         ingest_reject(res, "bad_amount",
                       "apple revocationPercentage is not an integer in 1..100000");
         return false;
     }
-    p = (int64_t)json_integer_value(pct);
     if (*milli > INT64_MAX / APPLE_PERCENT_FULL || (*milli * p) % APPLE_PERCENT_FULL != 0) {
         ingest_reject(res, "bad_amount",
                       "apple refund of %lld milli-percent of price %lld is not a whole "
@@ -423,31 +493,30 @@ static bool prorate(json_t *txn, int64_t *milli, ingest_result_t *res)
 }
 
 /* price (milliunits, JSON integer) and currency into the event's amount. */
-static bool read_amount(json_t *txn, ps_event_kind_t kind, ps_callback_event_t *ev,
-                        ingest_result_t *res)
+static bool read_amount(const ps_json_doc_t *doc, const ps_json_tok_t *txn, ps_event_kind_t kind,
+                        ps_callback_event_t *ev, ingest_result_t *res)
 {
-    json_t *price = json_object_get(txn, "price");
-    const char *currency;
-    char msg[PS_ERRSTR_SIZE];
-    int64_t milli;
+    const ps_json_tok_t *price = ps_json_get(doc, txn, "price");
+    char currency[PS_CURRENCY_CODE_BYTES + 8 + 1], msg[PS_ERRSTR_SIZE];
+    int64_t milli = 0;
     int exponent;
 
     if (price == NULL) {
         ingest_reject(res, "missing_field", "apple transaction has no \"price\"");
         return false;
     }
-    if (!json_is_integer(price) || json_integer_value(price) <= 0) {
+    if (!ps_json_int(doc, price, &milli) || milli <= 0) {
         ingest_reject(res, "bad_amount", "apple price is not a positive integer of milliunits");
         return false;
     }
-    milli = (int64_t)json_integer_value(price);
-    if (!need_str(txn, "currency", "transaction", PS_CURRENCY_CODE_BYTES + 8, &currency, res))
+    if (!need_str(doc, txn, "currency", "transaction", PS_CURRENCY_CODE_BYTES + 8, currency,
+                  res))
         return false;
     if (ps_currency_validate(currency, &exponent, msg, sizeof(msg)) != PS_OK) {
         ingest_reject(res, "bad_currency", "apple transaction: %s", msg);
         return false;
     }
-    if (kind == PS_EVENT_REFUND_SUCCEEDED && !prorate(txn, &milli, res))
+    if (kind == PS_EVENT_REFUND_SUCCEEDED && !prorate(doc, txn, &milli, res))
         return false;
     if (ps_money_from_milliunits(milli, currency, &ev->amount_minor, msg, sizeof(msg)) != PS_OK ||
         ev->amount_minor <= 0) {
@@ -460,32 +529,33 @@ static bool read_amount(json_t *txn, ps_event_kind_t kind, ps_callback_event_t *
 }
 
 /* Transaction fields of the event: ids, account, amount, times. */
-static bool read_transaction(json_t *txn, ps_event_kind_t kind, ps_callback_event_t *ev,
-                             ingest_result_t *res)
+static bool read_transaction(const ps_json_doc_t *doc, ps_event_kind_t kind,
+                             ps_callback_event_t *ev, ingest_result_t *res)
 {
-    const char *txn_id, *orig_id, *token;
-    json_t *account;
+    const ps_json_tok_t *txn = ps_json_root(doc), *account;
+    char txn_id[PS_ID_BYTES_MAX + 1], orig_id[PS_ID_BYTES_MAX + 1], token[APPLE_UUID_CHARS + 2];
     bool has_purchase, has_revocation;
     int64_t purchase_ms = 0, revocation_ms = 0;
 
-    if (!need_str(txn, "transactionId", "transaction", PS_ID_BYTES_MAX, &txn_id, res) ||
-        !need_str(txn, "originalTransactionId", "transaction", PS_ID_BYTES_MAX, &orig_id, res))
+    if (!need_str(doc, txn, "transactionId", "transaction", PS_ID_BYTES_MAX, txn_id, res) ||
+        !need_str(doc, txn, "originalTransactionId", "transaction", PS_ID_BYTES_MAX, orig_id,
+                  res))
         return false;
-    account = json_object_get(txn, "appAccountToken");
-    if (account == NULL || (json_is_string(account) && json_string_length(account) == 0)) {
+    account = ps_json_get(doc, txn, "appAccountToken");
+    if (account == NULL || (ps_json_is(account, PS_JSON_STRING) && account->len == 0)) {
         ingest_reject(res, "missing_account",
                       "apple transaction has no appAccountToken to name the account");
         return false;
     }
-    token = json_string_value(account);
     /* The token itself is the player's identifier: never echoed in messages. */
-    if (token == NULL || !is_uuid(token)) {
+    if (ps_json_str_copy(doc, account, token, sizeof(token), NULL) != PS_OK || !is_uuid(token)) {
         ingest_reject(res, "bad_account", "apple appAccountToken is not a uuid");
         return false;
     }
-    if (!read_amount(txn, kind, ev, res) ||
-        !need_ms(txn, "purchaseDate", "transaction", false, &has_purchase, &purchase_ms, res) ||
-        !need_ms(txn, "revocationDate", "transaction", kind == PS_EVENT_REFUND_SUCCEEDED,
+    if (!read_amount(doc, txn, kind, ev, res) ||
+        !need_ms(doc, txn, "purchaseDate", "transaction", false, &has_purchase, &purchase_ms,
+                 res) ||
+        !need_ms(doc, txn, "revocationDate", "transaction", kind == PS_EVENT_REFUND_SUCCEEDED,
                  &has_revocation, &revocation_ms, res))
         return false;
     /* One purchase or renewal is one payment: a DID_RENEW carries a new
@@ -493,7 +563,6 @@ static bool read_transaction(json_t *txn, ps_event_kind_t kind, ps_callback_even
      * payment by the original id would make a renewal look like a duplicate
      * of the first purchase (credited once, the renewal lost). Refunds name
      * the refunded transaction's own id, so they meet their payment. */
-    (void)orig_id;
     ev->channel_txn_id = ps_strdup(txn_id);
     ev->merchant_order_no = ps_strdup(txn_id);
     ev->account_id = ps_strdup(token);
@@ -505,17 +574,22 @@ static bool read_transaction(json_t *txn, ps_event_kind_t kind, ps_callback_even
     return true;
 }
 
-/* Builds the CallbackEvent of an accepted notification into res. */
+/* Builds the CallbackEvent of an accepted notification into res; txn is
+ * NULL when the notification carried no signedTransactionInfo. */
 static void build_event(const ingest_request_t *req, const char *type, ps_event_kind_t kind,
-                        json_t *notif, json_t *txn, const char *leaf_hex, ingest_result_t *res)
+                        const apple_signed_t *notif, const apple_signed_t *txn,
+                        const char *leaf_hex, ingest_result_t *res)
 {
     ps_callback_event_t *ev = &res->ev;
-    const char *uuid;
+    const ps_json_tok_t *root = ps_json_root(&notif->doc);
+    char uuid[PS_ID_BYTES_MAX + 1];
     bool has_date;
     int64_t signed_ms = 0;
 
-    if (!need_str(notif, "notificationUUID", "notification", PS_ID_BYTES_MAX, &uuid, res) ||
-        !need_ms(notif, "signedDate", "notification", true, &has_date, &signed_ms, res))
+    if (!need_str(&notif->doc, root, "notificationUUID", "notification", PS_ID_BYTES_MAX, uuid,
+                  res) ||
+        !need_ms(&notif->doc, root, "signedDate", "notification", true, &has_date, &signed_ms,
+                 res))
         return;
     if (txn == NULL) {
         ingest_reject(res, "missing_field", "apple %s notification has no signedTransactionInfo",
@@ -524,7 +598,7 @@ static void build_event(const ingest_request_t *req, const char *type, ps_event_
     }
     ev->channel = PS_CHANNEL_APPLE;
     ev->kind = kind;
-    if (!read_transaction(txn, kind, ev, res))
+    if (!read_transaction(&txn->doc, kind, ev, res))
         return;
     ev->channel_event_id = ps_strdup(uuid);
     ev->channel_event_type = ps_strdup(type);
@@ -537,119 +611,69 @@ static void build_event(const ingest_request_t *req, const char *type, ps_event_
     res->reason[0] = '\0';
 }
 
-static size_t skip_json_space(const uint8_t *p, size_t i, size_t len)
+/* The signedPayload token of the body {"signedPayload":"<JWS>"}: borrowed
+ * from the body, or unescaped into scratch. false after rejecting. */
+static bool parse_body(const ingest_request_t *req, ps_json_doc_t *body, ps_buf_t *scratch,
+                       const char **token, size_t *token_len, ingest_result_t *res)
 {
-    while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
-        i++;
-    return i;
-}
+    char cause[PS_ERRSTR_SIZE];
+    const ps_json_tok_t *root, *sp;
 
-static bool is_token_char(uint8_t c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
-}
-
-/*
- * The plain form Apple sends, {"signedPayload":"<token>"} with optional JSON
- * whitespace, recognised without building a JSON tree (parsing the ~8 KB
- * string was a third of an Apple verification). Only base64url and dots are
- * allowed inside the string, so it has no escapes and means exactly its
- * bytes: whatever matches is a body jansson would accept with the same
- * token. Anything else (escapes, other members, ...) returns false and goes
- * to the full parser. On true, the token is borrowed from req->body.
- */
-static bool match_plain_body(const ingest_request_t *req, const char **token, size_t *token_len)
-{
-    static const char key[] = "\"signedPayload\"";
-    const uint8_t *p = req->body;
-    size_t len = req->body_len, i = skip_json_space(p, 0, len), start;
-
-    if (i >= len || p[i] != '{')
+    if (ps_json_parse(body, (const char *)req->body, req->body_len, PS_JSON_TOKENS_MAX, cause,
+                      sizeof(cause)) != PS_OK) {
+        ingest_reject(res, "bad_json", "apple body is not JSON: %s", cause);
         return false;
-    i = skip_json_space(p, i + 1, len);
-    if (len - i < sizeof(key) - 1 || memcmp(p + i, key, sizeof(key) - 1) != 0)
-        return false;
-    i = skip_json_space(p, i + sizeof(key) - 1, len);
-    if (i >= len || p[i] != ':')
-        return false;
-    i = skip_json_space(p, i + 1, len);
-    if (i >= len || p[i] != '"')
-        return false;
-    start = ++i;
-    while (i < len && is_token_char(p[i]))
-        i++;
-    if (i >= len || p[i] != '"')
-        return false;
-    *token = (const char *)p + start;
-    *token_len = i - start;
-    i = skip_json_space(p, i + 1, len);
-    if (i >= len || p[i] != '}')
-        return false;
-    return skip_json_space(p, i + 1, len) == len;
-}
-
-/* Extracts signedPayload from the body; returns the parsed body (owned,
- * token borrowed from it) or NULL after rejecting. */
-static json_t *parse_body(const ingest_request_t *req, const char **token, size_t *token_len,
-                          ingest_result_t *res)
-{
-    json_error_t jerr;
-    json_t *body, *sp;
-
-    body = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (body == NULL) {
-        ingest_reject(res, "bad_json", "apple body is not JSON: %s at offset %d", jerr.text,
-                      jerr.position);
-        return NULL;
     }
-    sp = json_object_get(body, "signedPayload");
+    root = ps_json_root(body);
+    sp = ps_json_get(body, root, "signedPayload");
     /* Apple sends exactly this one member; anything else is not Apple. */
-    if (!json_is_object(body) || json_object_size(body) != 1 || !json_is_string(sp)) {
+    if (ps_json_size(root) != 1 || ps_json_str_text(body, sp, scratch, token, token_len) != PS_OK) {
         ingest_reject(res, "bad_json",
                       "apple body must be an object with exactly one string \"signedPayload\"");
-        json_decref(body);
-        return NULL;
+        return false;
     }
-    *token = json_string_value(sp);
-    *token_len = json_string_length(sp);
-    return body;
+    return true;
 }
 
-/* Verifies data.signedTransactionInfo (into *txn_out) and data.signedRenewalInfo. */
-static bool verify_nested(ingest_apple_t *v, json_t *notif, int64_t now_s, json_t **txn_out,
-                          ingest_result_t *res)
+/* Verifies data.signedTransactionInfo (into txn, *has_txn) and data.signedRenewalInfo. */
+static bool verify_nested(ingest_apple_t *v, const apple_signed_t *notif, int64_t now_s,
+                          apple_signed_t *txn, bool *has_txn, ingest_result_t *res)
 {
     static const struct {
         const char *key;
         ingest_apple_signed_kind_t kind;
     } parts[] = {{"signedTransactionInfo", INGEST_APPLE_TRANSACTION},
                  {"signedRenewalInfo", INGEST_APPLE_RENEWAL}};
-    json_t *data = json_object_get(notif, "data");
+    const ps_json_tok_t *data = ps_json_get(&notif->doc, ps_json_root(&notif->doc), "data");
     char msg[PS_ERRSTR_SIZE];
-    const char *label;
+    const char *label, *text;
+    apple_signed_t renewal;
+    ps_buf_t scratch;
+    size_t len;
+    bool ok = true;
 
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        json_t *s = json_object_get(data, parts[i].key), *decoded = NULL;
+    signed_init(&renewal);
+    ps_buf_init(&scratch, PS_JWS_PAYLOAD_BYTES_MAX); /* a string inside a payload fits */
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && ok; i++) {
+        const ps_json_tok_t *s = ps_json_get(&notif->doc, data, parts[i].key);
+        bool is_txn = parts[i].kind == INGEST_APPLE_TRANSACTION;
 
         if (s == NULL)
             continue;
-        if (!json_is_string(s)) {
+        if (ps_json_str_text(&notif->doc, s, &scratch, &text, &len) != PS_OK) {
             ingest_reject(res, "bad_payload", "apple data.%s is not a string", parts[i].key);
-            return false;
-        }
-        if (ingest_apple_decode_signed(v, parts[i].kind, json_string_value(s),
-                                       json_string_length(s), now_s, &decoded, NULL, &label, msg,
-                                       sizeof(msg)) != PS_OK) {
+            ok = false;
+        } else if (decode_signed(v, parts[i].kind, text, len, now_s, is_txn ? txn : &renewal,
+                                 NULL, &label, msg, sizeof(msg)) != PS_OK) {
             ingest_reject(res, label, "could not verify apple %s: %s", parts[i].key, msg);
-            return false;
+            ok = false;
+        } else if (is_txn) {
+            *has_txn = true;
         }
-        if (parts[i].kind == INGEST_APPLE_TRANSACTION)
-            *txn_out = decoded;
-        else
-            json_decref(decoded);
     }
-    return true;
+    ps_buf_deinit(&scratch);
+    signed_deinit(&renewal);
+    return ok;
 }
 
 /* The event kind of a notification type, or false when it books nothing. */
@@ -681,14 +705,45 @@ static void ack_only(ingest_result_t *res, const char *label, const char *type)
              "apple notification \"%s\" verified; nothing to book", type);
 }
 
+/* Everything after the body: the notification, its nested items, the verdict. */
+static void verify_token(ingest_apple_t *v, const ingest_request_t *req, const char *token,
+                         size_t token_len, ingest_result_t *res)
+{
+    char msg[PS_ERRSTR_SIZE], leaf_hex[INGEST_X5C_HEX_BYTES], type[PS_EVENT_TYPE_BYTES_MAX + 1];
+    const char *label = NULL;
+    apple_signed_t notif, txn;
+    bool has_txn = false;
+    ps_event_kind_t kind;
+
+    signed_init(&notif);
+    signed_init(&txn);
+    if (decode_signed(v, INGEST_APPLE_NOTIFICATION, token, token_len, req->now_s, &notif,
+                      leaf_hex, &label, msg, sizeof(msg)) != PS_OK) {
+        ingest_reject(res, label, "could not verify apple notification: %s", msg);
+        goto out;
+    }
+    if (!verify_nested(v, &notif, req->now_s, &txn, &has_txn, res) ||
+        !need_str(&notif.doc, ps_json_root(&notif.doc), "notificationType", "notification",
+                  PS_EVENT_TYPE_BYTES_MAX, type, res))
+        goto out;
+    if (strcmp(type, "TEST") == 0)
+        ack_only(res, "test_notification", type);
+    else if (!kind_of(type, &kind))
+        ack_only(res, "ignored_notification_type", type);
+    else
+        build_event(req, type, kind, &notif, has_txn ? &txn : NULL, leaf_hex, res);
+out:
+    signed_deinit(&txn);
+    signed_deinit(&notif);
+}
+
 ps_err_t ingest_apple_verify(ingest_apple_t *v, const ingest_request_t *req,
                              ingest_result_t *res)
 {
-    char msg[PS_ERRSTR_SIZE], leaf_hex[INGEST_X5C_HEX_BYTES];
-    const char *label = NULL, *token = NULL, *type = NULL;
-    json_t *body = NULL, *notif = NULL, *txn = NULL;
+    const char *token = NULL;
     size_t token_len = 0;
-    ps_event_kind_t kind;
+    ps_json_doc_t body;
+    ps_buf_t scratch;
 
     memset(res, 0, sizeof(*res));
     res->verdict = INGEST_REJECT;
@@ -698,29 +753,11 @@ ps_err_t ingest_apple_verify(ingest_apple_t *v, const ingest_request_t *req,
     if (req->body_len > PS_APPLE_BODY_BYTES_MAX)
         return ingest_reject(res, "body_too_large", "apple body of %zu bytes exceeds %d bytes",
                              req->body_len, PS_APPLE_BODY_BYTES_MAX);
-    if (!match_plain_body(req, &token, &token_len)) {
-        body = parse_body(req, &token, &token_len, res);
-        if (body == NULL)
-            goto out;
-    }
-    if (ingest_apple_decode_signed(v, INGEST_APPLE_NOTIFICATION, token, token_len, req->now_s,
-                                   &notif, leaf_hex, &label, msg, sizeof(msg)) != PS_OK) {
-        ingest_reject(res, label, "could not verify apple notification: %s", msg);
-        goto out;
-    }
-    if (!verify_nested(v, notif, req->now_s, &txn, res) ||
-        !need_str(notif, "notificationType", "notification", PS_EVENT_TYPE_BYTES_MAX, &type,
-                  res))
-        goto out;
-    if (strcmp(type, "TEST") == 0)
-        ack_only(res, "test_notification", type);
-    else if (!kind_of(type, &kind))
-        ack_only(res, "ignored_notification_type", type);
-    else
-        build_event(req, type, kind, notif, txn, leaf_hex, res);
-out:
-    json_decref(txn);
-    json_decref(notif);
-    json_decref(body);
+    ps_json_doc_init(&body);
+    ps_buf_init(&scratch, PS_APPLE_BODY_BYTES_MAX);
+    if (parse_body(req, &body, &scratch, &token, &token_len, res))
+        verify_token(v, req, token, token_len, res);
+    ps_buf_deinit(&scratch);
+    ps_json_doc_deinit(&body);
     return PS_OK;
 }

@@ -76,8 +76,10 @@ typedef enum ingest_apple_signed_kind {
  * Verifies one signed item jws[0..len) (borrowed) of the given kind, as the
  * notification path does for its parts, and for StoreKit 2 transactions
  * submitted by the game client. now_s is used when it has no signedDate.
- * PS_OK: *payload_out is the decoded payload (owned: json_decref) and
- * leaf_hex_out (INGEST_X5C_HEX_BYTES, may be NULL) the leaf hash. Otherwise
+ * PS_OK: *payload_out is the decoded payload (owned: json_decref; a jansson
+ * tree of the verified bytes, for callers off the hot path, while the
+ * verification itself reads them with paystream/json.h) and leaf_hex_out
+ * (INGEST_X5C_HEX_BYTES, may be NULL) the leaf hash. Otherwise
  * PS_ERR_CRYPTO / PS_ERR_INVALID with a static label in *label_out (as for
  * ingest_apple_verify) and the reason in errstr. v must be ready
  * (ingest_apple_ready; asserts). Thread-safe.

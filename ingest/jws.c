@@ -7,8 +7,8 @@
 #include "jws.h"
 
 #include <paystream/base64.h>
+#include <paystream/json.h>
 
-#include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -67,86 +67,96 @@ static ps_err_t decode_part(const char *s, size_t len, const char *what, ps_buf_
     return PS_OK;
 }
 
-/* Decodes the x5c array of header into jws->certs. */
-static ps_err_t decode_x5c(json_t *header, ingest_jws_t *jws, const char **label_out,
+/* Decodes the x5c array of the header into jws->certs. */
+static ps_err_t decode_x5c(const ps_json_doc_t *doc, ingest_jws_t *jws, const char **label_out,
                            char *errstr, size_t errstr_size)
 {
-    json_t *x5c = json_object_get(header, "x5c");
+    const ps_json_tok_t *x5c = ps_json_get(doc, ps_json_root(doc), "x5c"), *item;
     char cause[PS_ERRSTR_SIZE];
-    size_t n;
+    ps_buf_t scratch;
+    size_t n, i = 0;
+    ps_err_t err = PS_OK;
 
     *label_out = "bad_chain";
     if (x5c == NULL)
         return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
                              "invalid jws header: no \"x5c\" certificate chain");
-    if (!json_is_array(x5c))
+    if (!ps_json_is(x5c, PS_JSON_ARRAY))
         return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
                              "invalid jws header: \"x5c\" is not an array");
-    n = json_array_size(x5c);
+    n = ps_json_size(x5c);
     if (n != PS_X5C_CHAIN_CERTS)
         return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
                              "invalid jws header: \"x5c\" has %zu certificates, expected %d", n,
                              PS_X5C_CHAIN_CERTS);
-    for (size_t i = 0; i < n; i++) {
-        json_t *item = json_array_get(x5c, i);
-        ps_err_t err;
+    /* Escaped entries ("\/" for '/') are unescaped here, as jansson did. */
+    ps_buf_init(&scratch, PS_JWS_HEADER_BYTES_MAX);
+    for (item = ps_json_first(doc, x5c); item != NULL && err == PS_OK;
+         item = ps_json_next(doc, x5c, item), i++) {
+        const char *text;
+        size_t len;
 
-        if (!json_is_string(item))
-            return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
-                                 "invalid jws header: x5c[%zu] is not a string", i);
+        if (ps_json_str_text(doc, item, &scratch, &text, &len) != PS_OK) {
+            err = ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
+                                "invalid jws header: x5c[%zu] is not a string", i);
+            break;
+        }
         *label_out = "bad_certificate";
-        err = ps_base64_decode(json_string_value(item), json_string_length(item), PS_BASE64_STD,
-                               &jws->certs[i], cause, sizeof(cause));
+        err = ps_base64_decode(text, len, PS_BASE64_STD, &jws->certs[i], cause, sizeof(cause));
         if (err != PS_OK)
-            return ps_errstr_set(errstr, errstr_size, err, "invalid x5c[%zu]: %s", i, cause);
-        if (jws->certs[i].len == 0)
-            return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID, "invalid x5c[%zu]: empty",
-                                 i);
-        *label_out = "bad_chain";
+            err = ps_errstr_set(errstr, errstr_size, err, "invalid x5c[%zu]: %s", i, cause);
+        else if (jws->certs[i].len == 0)
+            err = ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID, "invalid x5c[%zu]: empty",
+                                i);
+        else
+            *label_out = "bad_chain";
     }
-    jws->cert_count = n;
-    return PS_OK;
+    ps_buf_deinit(&scratch);
+    if (err == PS_OK)
+        jws->cert_count = n;
+    return err;
 }
 
 /* Parses the decoded header: a JSON object, alg ES256, no crit, then x5c. */
 static ps_err_t check_header(ingest_jws_t *jws, const char **label_out, char *errstr,
                              size_t errstr_size)
 {
-    json_error_t jerr;
-    json_t *header, *alg;
+    char cause[PS_ERRSTR_SIZE], alg_text[64];
+    ps_json_doc_t doc;
+    const ps_json_tok_t *root, *alg;
     ps_err_t err = PS_ERR_INVALID;
 
     *label_out = "bad_jws";
-    header = json_loadb((const char *)jws->header.data, jws->header.len, JSON_REJECT_DUPLICATES,
-                        &jerr);
-    if (header == NULL) {
-        ps_errstr_set(errstr, errstr_size, err, "invalid jws header: %s at offset %d",
-                      jerr.text, jerr.position);
+    ps_json_doc_init(&doc);
+    if (ps_json_parse(&doc, (const char *)jws->header.data, jws->header.len, PS_JSON_TOKENS_MAX,
+                      cause, sizeof(cause)) != PS_OK) {
+        ps_errstr_set(errstr, errstr_size, err, "invalid jws header: %s", cause);
         goto out;
     }
-    if (!json_is_object(header)) {
+    root = ps_json_root(&doc);
+    if (!ps_json_is(root, PS_JSON_OBJECT)) {
         ps_errstr_set(errstr, errstr_size, err, "invalid jws header: not a JSON object");
         goto out;
     }
-    alg = json_object_get(header, "alg");
-    if (!json_is_string(alg) || strcmp(json_string_value(alg), "ES256") != 0 ||
-        json_string_length(alg) != 5) {
+    alg = ps_json_get(&doc, root, "alg");
+    if (!ps_json_str_eq(&doc, alg, "ES256", 5)) {
         *label_out = "bad_alg";
+        ps_json_str_copy(&doc, alg, alg_text, sizeof(alg_text), NULL); /* a prefix will do */
         ps_errstr_set(errstr, errstr_size, err,
                       "invalid jws header: algorithm must be \"ES256\", got %s%s%s",
-                      json_is_string(alg) ? "\"" : "",
-                      json_is_string(alg) ? json_string_value(alg) : "none or not a string",
-                      json_is_string(alg) ? "\"" : "");
+                      ps_json_is(alg, PS_JSON_STRING) ? "\"" : "",
+                      ps_json_is(alg, PS_JSON_STRING) ? alg_text : "none or not a string",
+                      ps_json_is(alg, PS_JSON_STRING) ? "\"" : "");
         goto out;
     }
     /* RFC 7515 4.1.11: extensions marked critical must be understood; we know none. */
-    if (json_object_get(header, "crit") != NULL) {
+    if (ps_json_get(&doc, root, "crit") != NULL) {
         ps_errstr_set(errstr, errstr_size, err, "invalid jws header: unsupported \"crit\"");
         goto out;
     }
-    err = decode_x5c(header, jws, label_out, errstr, errstr_size);
+    err = decode_x5c(&doc, jws, label_out, errstr, errstr_size);
 out:
-    json_decref(header);
+    ps_json_doc_deinit(&doc);
     return err;
 }
 
@@ -243,39 +253,46 @@ static const char *openssl_reason(char *buf, size_t size)
     return buf;
 }
 
+/* DER INTEGER of the 32-byte unsigned big-endian v into out (at most 35
+ * bytes): minimal, with a zero byte when the top bit is set. */
+static size_t der_uint(const uint8_t *v, uint8_t *out)
+{
+    size_t skip = 0, n, pad;
+
+    while (skip < INGEST_JWS_ES256_COORD_BYTES - 1 && v[skip] == 0)
+        skip++;
+    n = INGEST_JWS_ES256_COORD_BYTES - skip;
+    pad = v[skip] >> 7;
+    out[0] = 0x02;
+    out[1] = (uint8_t)(n + pad);
+    out[2] = 0x00;
+    memcpy(out + 2 + pad, v + skip, n);
+    return 2 + pad + n;
+}
+
+/* ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } of raw r||s, written
+ * out (72 bytes at most, so short-form lengths): no allocation per verify. */
+static size_t raw_to_der(const uint8_t raw[INGEST_JWS_ES256_SIG_BYTES],
+                         uint8_t der[JWS_DER_SIG_BYTES_MAX])
+{
+    size_t n = 2;
+
+    n += der_uint(raw, der + n);
+    n += der_uint(raw + INGEST_JWS_ES256_COORD_BYTES, der + n);
+    der[0] = 0x30;
+    der[1] = (uint8_t)(n - 2);
+    return n;
+}
+
 ps_err_t ingest_jws_sig_raw_to_der(const uint8_t raw[INGEST_JWS_ES256_SIG_BYTES],
                                    ps_buf_t *der_out, char *errstr, size_t errstr_size)
 {
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(raw, INGEST_JWS_ES256_COORD_BYTES, NULL);
-    BIGNUM *s = BN_bin2bn(raw + INGEST_JWS_ES256_COORD_BYTES, INGEST_JWS_ES256_COORD_BYTES, NULL);
-    unsigned char *der = NULL;
-    char why[256];
-    int der_len;
-    ps_err_t err = PS_ERR_CRYPTO;
+    uint8_t der[JWS_DER_SIG_BYTES_MAX];
+    ps_err_t err = ps_buf_append(der_out, der, raw_to_der(raw, der));
 
-    if (sig == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(sig, r, s) != 1) {
-        ps_errstr_set(errstr, errstr_size, err, "could not build ecdsa signature: %s",
-                      openssl_reason(why, sizeof(why)));
-        goto out;
-    }
-    r = NULL; /* owned by sig now */
-    s = NULL;
-    der_len = i2d_ECDSA_SIG(sig, &der);
-    if (der_len <= 0) {
-        ps_errstr_set(errstr, errstr_size, err, "could not encode ecdsa signature: %s",
-                      openssl_reason(why, sizeof(why)));
-        goto out;
-    }
-    err = ps_buf_append(der_out, der, (size_t)der_len);
     if (err != PS_OK)
-        ps_errstr_set(errstr, errstr_size, err, "der signature exceeds its buffer");
-out:
-    OPENSSL_free(der);
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return err;
+        return ps_errstr_set(errstr, errstr_size, err, "der signature exceeds its buffer");
+    return PS_OK;
 }
 
 ps_err_t ingest_jws_sig_der_to_raw(const uint8_t *der, size_t len,
@@ -312,41 +329,56 @@ out:
     return err;
 }
 
+EVP_MD_CTX *ingest_jws_es256_prepare(EVP_PKEY *key)
+{
+    EVP_MD_CTX *ctx;
+
+    if (!EVP_PKEY_is_a(key, "EC"))
+        return NULL;
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) != 1) {
+        EVP_MD_CTX_free(ctx); /* the reason stays queued for the caller */
+        return NULL;
+    }
+    return ctx;
+}
+
+ps_err_t ingest_jws_verify_es256_prepared(const ingest_jws_t *jws, EVP_MD_CTX *ctx, char *errstr,
+                                          size_t errstr_size)
+{
+    uint8_t der[JWS_DER_SIG_BYTES_MAX];
+    size_t der_len = raw_to_der(jws->signature, der);
+    int ok;
+
+    /* The context is used once: EVP_DigestVerifyFinal need not verify on a
+     * copy of it (OpenSSL 3 duplicates the context unless told so). */
+    EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
+    ok = EVP_DigestVerifyUpdate(ctx, jws->signing_input, jws->signing_input_len) == 1 &&
+         EVP_DigestVerifyFinal(ctx, der, der_len) == 1;
+    ERR_clear_error();
+    if (!ok)
+        return ps_errstr_set(errstr, errstr_size, PS_ERR_CRYPTO,
+                             "es256 signature does not verify");
+    return PS_OK;
+}
+
 ps_err_t ingest_jws_verify_es256(const ingest_jws_t *jws, EVP_PKEY *key, char *errstr,
                                  size_t errstr_size)
 {
-    EVP_MD_CTX *ctx = NULL;
-    ps_buf_t der;
+    EVP_MD_CTX *ctx;
     char why[256];
-    int rc;
     ps_err_t err;
 
-    ps_buf_init(&der, JWS_DER_SIG_BYTES_MAX);
-    err = ingest_jws_sig_raw_to_der(jws->signature, &der, errstr, errstr_size);
-    if (err != PS_OK)
-        goto out;
-    err = PS_ERR_CRYPTO;
-    if (!EVP_PKEY_is_a(key, "EC")) {
-        ps_errstr_set(errstr, errstr_size, err, "es256 needs an ec key, got \"%s\"",
-                      EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "?");
-        goto out;
-    }
-    ctx = EVP_MD_CTX_new();
-    if (ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) != 1) {
-        ps_errstr_set(errstr, errstr_size, err, "could not start es256 verification: %s",
-                      openssl_reason(why, sizeof(why)));
-        goto out;
-    }
-    rc = EVP_DigestVerify(ctx, der.data, der.len, (const unsigned char *)jws->signing_input,
-                          jws->signing_input_len);
-    ERR_clear_error();
-    if (rc != 1) {
-        ps_errstr_set(errstr, errstr_size, err, "es256 signature does not verify");
-        goto out;
-    }
-    err = PS_OK;
-out:
+    if (!EVP_PKEY_is_a(key, "EC"))
+        return ps_errstr_set(errstr, errstr_size, PS_ERR_CRYPTO,
+                             "es256 needs an ec key, got \"%s\"",
+                             EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "?");
+    ctx = ingest_jws_es256_prepare(key);
+    if (ctx == NULL)
+        return ps_errstr_set(errstr, errstr_size, PS_ERR_CRYPTO,
+                             "could not start es256 verification: %s",
+                             openssl_reason(why, sizeof(why)));
+    err = ingest_jws_verify_es256_prepared(jws, ctx, errstr, errstr_size);
     EVP_MD_CTX_free(ctx);
-    ps_buf_deinit(&der);
     return err;
 }

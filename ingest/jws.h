@@ -98,9 +98,25 @@ ps_err_t ingest_jws_verify_es256(const ingest_jws_t *jws, EVP_PKEY *key, char *e
                                  size_t errstr_size);
 
 /*
+ * A verification context for key (borrowed; the context holds its own
+ * reference) prepared once, so that each verification only copies it
+ * (EVP_MD_CTX_copy_ex, thread-safe on a shared source) instead of fetching
+ * SHA-256 and ECDSA again: owned by the caller (EVP_MD_CTX_free), or NULL
+ * when key is not an EC key or OpenSSL fails (reason left queued).
+ */
+EVP_MD_CTX *ingest_jws_es256_prepare(EVP_PKEY *key);
+
+/*
+ * As ingest_jws_verify_es256, with ctx (borrowed) a context from
+ * ingest_jws_es256_prepare, or a copy of one, that nothing else uses: it is
+ * used up (finalised in place) and may not verify again.
+ */
+ps_err_t ingest_jws_verify_es256_prepared(const ingest_jws_t *jws, EVP_MD_CTX *ctx, char *errstr,
+                                          size_t errstr_size);
+
+/*
  * Converts a raw r||s signature to a DER ECDSA-Sig-Value appended to der_out
- * (borrowed, caller-initialized). PS_ERR_TOO_LARGE past der_out's bound,
- * PS_ERR_CRYPTO when OpenSSL fails.
+ * (borrowed, caller-initialized). PS_ERR_TOO_LARGE past der_out's bound.
  */
 ps_err_t ingest_jws_sig_raw_to_der(const uint8_t raw[INGEST_JWS_ES256_SIG_BYTES],
                                    ps_buf_t *der_out, char *errstr, size_t errstr_size);

@@ -13,6 +13,7 @@
 #include "wechat.h"
 
 #include "wechat_certs.h"
+#include "wechat_fields.h"
 
 #include <paystream/assert.h>
 #include <paystream/base64.h>
@@ -24,7 +25,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <jansson.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,93 +364,6 @@ static bool take_headers(const ingest_request_t *req, wx_headers_t *h, ingest_re
     return true;
 }
 
-/* ---- JSON fields -------------------------------------------------------- */
-
-/* A required (or optional, *out NULL when absent) string of at most max
- * bytes without NUL; path names it in messages. */
-static bool get_str(json_t *obj, const char *key, const char *path, size_t max, bool required,
-                    const char **out, ingest_result_t *res)
-{
-    json_t *v = json_object_get(obj, key);
-
-    *out = NULL;
-    if (v == NULL || json_is_null(v)) {
-        if (required)
-            ingest_reject(res, "missing_field", "field \"%s\" is missing", path);
-        return !required;
-    }
-    if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v))) {
-        return fail(res, "bad_field", "field \"%s\" is not a string without NUL", path);
-    }
-    if (json_string_length(v) > max || (required && json_string_length(v) == 0)) {
-        return fail(res, "bad_field", "field \"%s\" is empty or exceeds %zu bytes", path, max);
-    }
-    *out = json_string_value(v);
-    return true;
-}
-
-static bool get_object(json_t *obj, const char *key, const char *path, json_t **out,
-                       ingest_result_t *res)
-{
-    *out = json_object_get(obj, key);
-    if (*out == NULL || json_is_null(*out)) {
-        return fail(res, "missing_field", "field \"%s\" is missing", path);
-    }
-    if (!json_is_object(*out)) {
-        return fail(res, "bad_field", "field \"%s\" is not an object", path);
-    }
-    return true;
-}
-
-/* A positive amount in minor units: a JSON integer, never a real (648.0). */
-static bool get_amount(json_t *obj, const char *key, const char *path, int64_t *out,
-                       ingest_result_t *res)
-{
-    json_t *v = json_object_get(obj, key);
-
-    if (v == NULL || json_is_null(v)) {
-        return fail(res, "missing_field", "field \"%s\" is missing", path);
-    }
-    if (!json_is_integer(v)) {
-        return fail(res, "bad_amount", "field \"%s\" is not an integer number of fen", path);
-    }
-    if (json_integer_value(v) <= 0) {
-        return fail(res, "bad_amount", "field \"%s\" is %lld, not a positive amount", path,
-                      (long long)json_integer_value(v));
-    }
-    *out = (int64_t)json_integer_value(v);
-    return true;
-}
-
-static bool get_time(json_t *obj, const char *key, const char *path, bool required,
-                     bool *has_out, int64_t *us_out, ingest_result_t *res)
-{
-    char err[PS_ERRSTR_SIZE];
-    const char *s;
-
-    if (!get_str(obj, key, path, 64, required, &s, res))
-        return false;
-    *has_out = s != NULL;
-    if (s != NULL && ps_time_parse_rfc3339(s, strlen(s), us_out, err, sizeof(err)) != PS_OK) {
-        return fail(res, "bad_time", "field \"%s\": %s", path, err);
-    }
-    return true;
-}
-
-static json_t *parse_json(const uint8_t *data, size_t len, const char *what, ingest_result_t *res)
-{
-    json_error_t jerr;
-    json_t *root = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
-
-    if (root == NULL || !json_is_object(root)) {
-        ingest_reject(res, "bad_json", "%s is not a JSON object: %s", what,
-                      root == NULL ? jerr.text : "another JSON value");
-        json_decref(root);
-        return NULL;
-    }
-    return root;
-}
-
 /* ---- account ------------------------------------------------------------ */
 
 static int hex_digit(char c)
@@ -496,7 +409,6 @@ static bool account_from_attach(const char *param, const char *attach, char **ou
     char key[PS_WECHAT_ATTACH_BYTES_MAX + 1], val[PS_ACCOUNT_ID_BYTES_MAX + 1], found[sizeof(val)];
     size_t found_len = 0, klen, vlen;
     bool have = false;
-    json_t *utf8;
 
     for (const char *p = attach != NULL ? attach : ""; *p != '\0';) {
         size_t len = strcspn(p, "&"), eq = strcspn(p, "=");
@@ -519,10 +431,8 @@ static bool account_from_attach(const char *param, const char *attach, char **ou
     if (!have || found_len == 0)
         return fail(res, "missing_account", "attach has no \"%s\" parameter",
                              param);
-    utf8 = json_stringn(found, found_len); /* jansson refuses invalid UTF-8 */
-    if (utf8 == NULL)
+    if (!ps_json_utf8_valid(found, found_len))
         goto malformed;
-    json_decref(utf8);
     *out = ps_strndup(found, found_len);
     return true;
 malformed:
@@ -535,8 +445,8 @@ malformed:
 
 /* The verified resource: decrypted plaintext of the envelope. */
 typedef struct envelope {
-    json_t *root;
-    const char *id, *event_type;
+    ps_json_doc_t doc; /* the callback body */
+    char id[PS_ID_BYTES_MAX + 1], event_type[PS_EVENT_TYPE_BYTES_MAX + 1];
     int64_t create_time_us;
     ps_buf_t plain;
 } envelope_t;
@@ -544,36 +454,43 @@ typedef struct envelope {
 static bool parse_envelope(ingest_wechat_t *v, const ingest_request_t *req, envelope_t *env,
                            ingest_result_t *res)
 {
-    json_t *resource;
-    const char *alg, *ct, *nonce, *aad;
-    bool has_time;
-    ps_buf_t raw;
+    ingest_wx_obj_t root, resource;
+    const char *alg, *ct, *nonce, *aad, *id, *type;
+    char alg_buf[64 + 1], nonce_buf[64 + 1], aad_buf[PS_WECHAT_AAD_BYTES_MAX + 1];
     char err[PS_ERRSTR_SIZE];
-    bool ok = false;
+    bool has_time, ok = false;
+    ps_buf_t raw, scratch;
+    size_t ct_len = 0;
 
-    env->root = parse_json(req->body, req->body_len, "callback body", res);
-    if (env->root == NULL ||
-        !get_str(env->root, "id", "id", PS_ID_BYTES_MAX, true, &env->id, res) ||
-        !get_str(env->root, "event_type", "event_type", PS_EVENT_TYPE_BYTES_MAX, true,
-                 &env->event_type, res) ||
-        !get_time(env->root, "create_time", "create_time", true, &has_time,
-                  &env->create_time_us, res) ||
-        !get_object(env->root, "resource", "resource", &resource, res) ||
-        !get_str(resource, "algorithm", "resource.algorithm", 64, true, &alg, res) ||
-        !get_str(resource, "ciphertext", "resource.ciphertext", PS_WECHAT_BODY_BYTES_MAX, true,
-                 &ct, res) ||
-        !get_str(resource, "nonce", "resource.nonce", 64, true, &nonce, res) ||
-        !get_str(resource, "associated_data", "resource.associated_data",
-                 PS_WECHAT_AAD_BYTES_MAX, false, &aad, res))
-        return false;
-    if (strcmp(alg, AEAD_ALGORITHM) != 0)
-        return fail(res, "unsupported_algorithm",
-                             "resource algorithm \"%s\" is not " AEAD_ALGORITHM, alg);
-    if (strlen(nonce) != PS_WECHAT_AEAD_NONCE_BYTES)
-        return fail(res, "bad_field", "field \"resource.nonce\" is not %d bytes",
-                             PS_WECHAT_AEAD_NONCE_BYTES);
+    ps_buf_init(&scratch, PS_WECHAT_BODY_BYTES_MAX); /* an escaped ciphertext ("\/") */
     ps_buf_init(&raw, PS_WECHAT_BODY_BYTES_MAX);
-    if (ps_base64_decode(ct, strlen(ct), PS_BASE64_STD, &raw, err, sizeof(err)) != PS_OK)
+    if (!ingest_wx_parse(&env->doc, req->body, req->body_len, "callback body", &root, res) ||
+        !ingest_wx_str(root, "id", "id", env->id, sizeof(env->id), true, &id, res) ||
+        !ingest_wx_str(root, "event_type", "event_type", env->event_type,
+                       sizeof(env->event_type), true, &type, res) ||
+        !ingest_wx_time(root, "create_time", "create_time", true, &has_time,
+                        &env->create_time_us, res) ||
+        !ingest_wx_object(root, "resource", "resource", &resource, res) ||
+        !ingest_wx_str(resource, "algorithm", "resource.algorithm", alg_buf, sizeof(alg_buf),
+                       true, &alg, res) ||
+        !ingest_wx_text(resource, "ciphertext", "resource.ciphertext", &scratch, &ct, &ct_len,
+                        res) ||
+        !ingest_wx_str(resource, "nonce", "resource.nonce", nonce_buf, sizeof(nonce_buf), true,
+                       &nonce, res) ||
+        !ingest_wx_str(resource, "associated_data", "resource.associated_data", aad_buf,
+                       sizeof(aad_buf), false, &aad, res))
+        goto out;
+    if (strcmp(alg, AEAD_ALGORITHM) != 0) {
+        fail(res, "unsupported_algorithm", "resource algorithm \"%s\" is not " AEAD_ALGORITHM,
+             alg);
+        goto out;
+    }
+    if (strlen(nonce) != PS_WECHAT_AEAD_NONCE_BYTES) {
+        fail(res, "bad_field", "field \"resource.nonce\" is not %d bytes",
+             PS_WECHAT_AEAD_NONCE_BYTES);
+        goto out;
+    }
+    if (ps_base64_decode(ct, ct_len, PS_BASE64_STD, &raw, err, sizeof(err)) != PS_OK)
         ingest_reject(res, "bad_field", "field \"resource.ciphertext\" is not base64: %s", err);
     else if (ingest_wechat_aead_open(v->apiv3_key, sizeof(v->apiv3_key), (const uint8_t *)nonce,
                                      PS_WECHAT_AEAD_NONCE_BYTES, (const uint8_t *)(aad ? aad : ""),
@@ -582,7 +499,9 @@ static bool parse_envelope(ingest_wechat_t *v, const ingest_request_t *req, enve
         ingest_reject(res, "decrypt_failed", "could not decrypt resource: %s", err);
     else
         ok = true;
+out:
     ps_buf_deinit(&raw);
+    ps_buf_deinit(&scratch);
     return ok;
 }
 
@@ -605,19 +524,20 @@ static void fill_evidence(ps_callback_event_t *ev, const ingest_request_t *req, 
     ev->key_id = ps_strdup(key_id);
 }
 
-static bool check_merchant(ingest_wechat_t *v, json_t *plain, bool check_appid,
+static bool check_merchant(ingest_wechat_t *v, ingest_wx_obj_t plain, bool check_appid,
                            ingest_result_t *res)
 {
+    char buf[PS_ID_BYTES_MAX + 1];
     const char *mchid, *appid;
 
-    if (!get_str(plain, "mchid", "mchid", PS_ID_BYTES_MAX, true, &mchid, res))
+    if (!ingest_wx_str(plain, "mchid", "mchid", buf, sizeof(buf), true, &mchid, res))
         return false;
     if (strcmp(mchid, v->mch_id) != 0)
         return fail(res, "mchid_mismatch", "mchid \"%.64s\" is not the configured one",
                              mchid);
     if (!check_appid || v->appid[0] == '\0')
         return true;
-    if (!get_str(plain, "appid", "appid", PS_ID_BYTES_MAX, true, &appid, res))
+    if (!ingest_wx_str(plain, "appid", "appid", buf, sizeof(buf), true, &appid, res))
         return false;
     if (strcmp(appid, v->appid) != 0)
         return fail(res, "appid_mismatch", "appid \"%.64s\" is not the configured one",
@@ -639,23 +559,29 @@ static void ack_only(ingest_result_t *res, const char *label, const char *fmt, .
 }
 
 /* TRANSACTION.SUCCESS -> PAYMENT_SUCCEEDED. */
-static bool build_payment(const ingest_wechat_t *v, json_t *plain, ps_callback_event_t *ev,
-                          ingest_result_t *res)
+static bool build_payment(const ingest_wechat_t *v, ingest_wx_obj_t plain,
+                          ps_callback_event_t *ev, ingest_result_t *res)
 {
     const char *order, *txn, *state, *currency, *attach;
-    json_t *amount;
-    char err[PS_ERRSTR_SIZE];
+    char order_buf[PS_ID_BYTES_MAX + 1], txn_buf[PS_ID_BYTES_MAX + 1], state_buf[32 + 1];
+    char currency_buf[16 + 1], attach_buf[PS_WECHAT_ATTACH_BYTES_MAX + 1], err[PS_ERRSTR_SIZE];
+    ingest_wx_obj_t amount;
     int exponent;
 
-    if (!get_str(plain, "trade_state", "trade_state", 32, true, &state, res) ||
-        !get_str(plain, "out_trade_no", "out_trade_no", PS_ID_BYTES_MAX, true, &order, res) ||
-        !get_str(plain, "transaction_id", "transaction_id", PS_ID_BYTES_MAX, true, &txn, res) ||
-        !get_object(plain, "amount", "amount", &amount, res) ||
-        !get_amount(amount, "total", "amount.total", &ev->amount_minor, res) ||
-        !get_str(amount, "currency", "amount.currency", 16, true, &currency, res) ||
-        !get_str(plain, "attach", "attach", PS_WECHAT_ATTACH_BYTES_MAX, false, &attach, res) ||
-        !get_time(plain, "success_time", "success_time", false, &ev->has_paid_time,
-                  &ev->paid_time_us, res))
+    if (!ingest_wx_str(plain, "trade_state", "trade_state", state_buf, sizeof(state_buf), true,
+                       &state, res) ||
+        !ingest_wx_str(plain, "out_trade_no", "out_trade_no", order_buf, sizeof(order_buf), true,
+                       &order, res) ||
+        !ingest_wx_str(plain, "transaction_id", "transaction_id", txn_buf, sizeof(txn_buf), true,
+                       &txn, res) ||
+        !ingest_wx_object(plain, "amount", "amount", &amount, res) ||
+        !ingest_wx_amount(amount, "total", "amount.total", &ev->amount_minor, res) ||
+        !ingest_wx_str(amount, "currency", "amount.currency", currency_buf, sizeof(currency_buf),
+                       true, &currency, res) ||
+        !ingest_wx_str(plain, "attach", "attach", attach_buf, sizeof(attach_buf), false, &attach,
+                       res) ||
+        !ingest_wx_time(plain, "success_time", "success_time", false, &ev->has_paid_time,
+                        &ev->paid_time_us, res))
         return false;
     if (strcmp(state, "SUCCESS") != 0) {
         ack_only(res, "status_not_success", "trade_state is \"%.32s\", nothing to book", state);
@@ -675,20 +601,27 @@ static bool build_payment(const ingest_wechat_t *v, json_t *plain, ps_callback_e
 /* REFUND.SUCCESS -> REFUND_SUCCEEDED (amount = this refund's amount.refund).
  * Refund notifications carry no attach: account_id stays "" for the
  * processor to take from the payment. */
-static bool build_refund(json_t *plain, ps_callback_event_t *ev, ingest_result_t *res)
+static bool build_refund(ingest_wx_obj_t plain, ps_callback_event_t *ev, ingest_result_t *res)
 {
     const char *order, *txn, *refund_id, *status, *currency;
-    json_t *amount;
+    char order_buf[PS_ID_BYTES_MAX + 1], txn_buf[PS_ID_BYTES_MAX + 1];
+    char refund_buf[PS_ID_BYTES_MAX + 1], status_buf[32 + 1], currency_buf[16 + 1];
     char err[PS_ERRSTR_SIZE];
+    ingest_wx_obj_t amount;
     int exponent;
 
-    if (!get_str(plain, "refund_status", "refund_status", 32, true, &status, res) ||
-        !get_str(plain, "out_trade_no", "out_trade_no", PS_ID_BYTES_MAX, true, &order, res) ||
-        !get_str(plain, "transaction_id", "transaction_id", PS_ID_BYTES_MAX, true, &txn, res) ||
-        !get_str(plain, "refund_id", "refund_id", PS_ID_BYTES_MAX, true, &refund_id, res) ||
-        !get_object(plain, "amount", "amount", &amount, res) ||
-        !get_amount(amount, "refund", "amount.refund", &ev->amount_minor, res) ||
-        !get_str(amount, "currency", "amount.currency", 16, false, &currency, res))
+    if (!ingest_wx_str(plain, "refund_status", "refund_status", status_buf, sizeof(status_buf),
+                       true, &status, res) ||
+        !ingest_wx_str(plain, "out_trade_no", "out_trade_no", order_buf, sizeof(order_buf), true,
+                       &order, res) ||
+        !ingest_wx_str(plain, "transaction_id", "transaction_id", txn_buf, sizeof(txn_buf), true,
+                       &txn, res) ||
+        !ingest_wx_str(plain, "refund_id", "refund_id", refund_buf, sizeof(refund_buf), true,
+                       &refund_id, res) ||
+        !ingest_wx_object(plain, "amount", "amount", &amount, res) ||
+        !ingest_wx_amount(amount, "refund", "amount.refund", &ev->amount_minor, res) ||
+        !ingest_wx_str(amount, "currency", "amount.currency", currency_buf, sizeof(currency_buf),
+                       false, &currency, res))
         return false;
     if (strcmp(status, "SUCCESS") != 0) {
         ack_only(res, "status_not_success", "refund_status is \"%.32s\", nothing to book",
@@ -717,14 +650,17 @@ static void decide(ingest_wechat_t *v, const ingest_request_t *req, envelope_t *
     bool refund_other = strcmp(env->event_type, "REFUND.ABNORMAL") == 0 ||
                         strcmp(env->event_type, "REFUND.CLOSED") == 0;
     ps_callback_event_t *ev = &res->ev;
-    json_t *plain;
+    ps_json_doc_t plain_doc;
+    ingest_wx_obj_t plain;
 
     if (!payment && !refund && !refund_other) {
         ack_only(res, "ignored_event_type", "event type \"%s\" is not booked", env->event_type);
         return;
     }
-    plain = parse_json(env->plain.data, env->plain.len, "decrypted resource", res);
-    if (plain == NULL || !check_merchant(v, plain, payment, res))
+    ps_json_doc_init(&plain_doc);
+    if (!ingest_wx_parse(&plain_doc, env->plain.data, env->plain.len, "decrypted resource",
+                         &plain, res) ||
+        !check_merchant(v, plain, payment, res))
         goto out;
     if (refund_other) {
         ack_only(res,
@@ -746,7 +682,7 @@ static void decide(ingest_wechat_t *v, const ingest_request_t *req, envelope_t *
     res->verdict = INGEST_ACCEPT;
     res->reason_label = NULL;
 out:
-    json_decref(plain);
+    ps_json_doc_deinit(&plain_doc);
 }
 
 ps_err_t ingest_wechat_verify(ingest_wechat_t *v, const ingest_request_t *req,
@@ -757,7 +693,7 @@ ps_err_t ingest_wechat_verify(ingest_wechat_t *v, const ingest_request_t *req,
     const ingest_wechat_key_t *key = NULL;
     char key_id[PS_WECHAT_SERIAL_BYTES_MAX];
     const char *label;
-    envelope_t env = {0};
+    envelope_t env;
 
     PS_ASSERT(v != NULL && req != NULL && res != NULL);
     PS_ASSERT(req->body != NULL || req->body_len == 0);
@@ -785,11 +721,12 @@ ps_err_t ingest_wechat_verify(ingest_wechat_t *v, const ingest_request_t *req,
         res->reason_label = label;
         return PS_OK;
     }
+    ps_json_doc_init(&env.doc);
     ps_buf_init(&env.plain, PS_WECHAT_PLAINTEXT_BYTES_MAX);
     if (parse_envelope(v, req, &env, res))
         decide(v, req, &env, key_id, res);
     OPENSSL_cleanse(env.plain.data, env.plain.len); /* the plaintext holds payer ids */
     ps_buf_deinit(&env.plain);
-    json_decref(env.root);
+    ps_json_doc_deinit(&env.doc);
     return PS_OK;
 }

@@ -68,15 +68,18 @@ static bool rsa_verify(const ingest_wechat_key_t *key, const ingest_wechat_sig_h
                        const uint8_t *body, size_t body_len, const uint8_t *sig, size_t sig_len)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx != NULL && EVP_MD_CTX_copy_ex(ctx, key->proto) == 1 &&
-              EVP_DigestVerifyUpdate(ctx, h->timestamp, strlen(h->timestamp)) == 1 &&
-              EVP_DigestVerifyUpdate(ctx, "\n", 1) == 1 &&
-              EVP_DigestVerifyUpdate(ctx, h->nonce, strlen(h->nonce)) == 1 &&
-              EVP_DigestVerifyUpdate(ctx, "\n", 1) == 1 &&
-              EVP_DigestVerifyUpdate(ctx, body, body_len) == 1 &&
-              EVP_DigestVerifyUpdate(ctx, "\n", 1) == 1 &&
-              EVP_DigestVerifyFinal(ctx, sig, sig_len) == 1;
+    bool ok = ctx != NULL && EVP_MD_CTX_copy_ex(ctx, key->proto) == 1;
 
+    /* Used once: no copy of the copy inside EVP_DigestVerifyFinal (OpenSSL 3). */
+    if (ok)
+        EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
+    ok = ok && EVP_DigestVerifyUpdate(ctx, h->timestamp, strlen(h->timestamp)) == 1 &&
+         EVP_DigestVerifyUpdate(ctx, "\n", 1) == 1 &&
+         EVP_DigestVerifyUpdate(ctx, h->nonce, strlen(h->nonce)) == 1 &&
+         EVP_DigestVerifyUpdate(ctx, "\n", 1) == 1 &&
+         EVP_DigestVerifyUpdate(ctx, body, body_len) == 1 &&
+         EVP_DigestVerifyUpdate(ctx, "\n", 1) == 1 &&
+         EVP_DigestVerifyFinal(ctx, sig, sig_len) == 1;
     EVP_MD_CTX_free(ctx);
     ERR_clear_error();
     return ok;

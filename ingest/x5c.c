@@ -7,6 +7,8 @@
  */
 #include "x5c.h"
 
+#include "jws.h"
+
 #include <paystream/assert.h>
 #include <paystream/mem.h>
 #include <paystream/timeparse.h>
@@ -33,6 +35,7 @@ typedef struct cache_entry {
     bool used;
     uint8_t chain_sha256[X5C_SHA256_BYTES]; /* the chain's hash, or an alias */
     EVP_PKEY *key; /* owned reference */
+    EVP_MD_CTX *verify_proto; /* owned, prepared for key; copied per hit, else NULL */
     int64_t not_before_s, not_after_s;
     char leaf_hex[INGEST_X5C_HEX_BYTES];
 } cache_entry_t;
@@ -142,8 +145,10 @@ static void cache_init(cache_t *c, size_t entries)
 
 static void cache_deinit(cache_t *c)
 {
-    for (size_t i = 0; c->entries != NULL && i < c->set_count * X5C_CACHE_WAYS; i++)
+    for (size_t i = 0; c->entries != NULL && i < c->set_count * X5C_CACHE_WAYS; i++) {
+        EVP_MD_CTX_free(c->entries[i].verify_proto);
         EVP_PKEY_free(c->entries[i].key);
+    }
     ps_free(c->entries);
     ps_free(c->victims);
     pthread_rwlock_destroy(&c->lock);
@@ -194,6 +199,8 @@ void ingest_x5c_leaf_deinit(ingest_x5c_leaf_t *leaf)
 {
     if (leaf == NULL)
         return;
+    EVP_MD_CTX_free(leaf->verify_ctx);
+    leaf->verify_ctx = NULL;
     EVP_PKEY_free(leaf->key);
     leaf->key = NULL;
     leaf->sha256_hex[0] = '\0';
@@ -254,7 +261,9 @@ static bool asn1_time_seconds(const ASN1_TIME *t, int64_t *out)
     return true;
 }
 
-/* Cache lookup: on a hit fills leaf_out with a new key reference, the leaf
+/* Cache lookup: on a hit fills leaf_out with a new key reference, a copy of
+ * the prepared verification context (a copy costs less than preparing one:
+ * no algorithm fetch; the read lock lets threads copy at once), the leaf
  * hash and the validity window. */
 static bool cache_get(cache_t *c, const uint8_t *hash, ingest_x5c_leaf_t *leaf_out)
 {
@@ -272,6 +281,13 @@ static bool cache_get(cache_t *c, const uint8_t *hash, ingest_x5c_leaf_t *leaf_o
         if (e->used && memcmp(e->chain_sha256, hash, X5C_SHA256_BYTES) == 0) {
             EVP_PKEY_up_ref(e->key);
             leaf_out->key = e->key;
+            leaf_out->verify_ctx = e->verify_proto != NULL ? EVP_MD_CTX_new() : NULL;
+            if (leaf_out->verify_ctx != NULL &&
+                EVP_MD_CTX_copy_ex(leaf_out->verify_ctx, e->verify_proto) != 1) {
+                EVP_MD_CTX_free(leaf_out->verify_ctx); /* verified with the key instead */
+                leaf_out->verify_ctx = NULL;
+                ERR_clear_error();
+            }
             memcpy(leaf_out->sha256_hex, e->leaf_hex, INGEST_X5C_HEX_BYTES);
             leaf_out->not_before_s = e->not_before_s;
             leaf_out->not_after_s = e->not_after_s;
@@ -285,10 +301,14 @@ static bool cache_get(cache_t *c, const uint8_t *hash, ingest_x5c_leaf_t *leaf_o
 static void cache_put(cache_t *c, const uint8_t *hash, const ingest_x5c_leaf_t *leaf)
 {
     cache_entry_t *e = NULL;
+    EVP_MD_CTX *proto;
     size_t set;
 
     if (c->entries == NULL)
         return;
+    proto = ingest_jws_es256_prepare(leaf->key); /* before the lock: it fetches algorithms */
+    if (proto == NULL)
+        ERR_clear_error();
     memcpy(&set, hash, sizeof(set));
     set %= c->set_count;
     pthread_rwlock_wrlock(&c->lock);
@@ -303,6 +323,9 @@ static void cache_put(cache_t *c, const uint8_t *hash, const ingest_x5c_leaf_t *
         e = &c->entries[set * X5C_CACHE_WAYS + c->victims[set]];
         c->victims[set] = (c->victims[set] + 1) % X5C_CACHE_WAYS;
     }
+    EVP_MD_CTX_free(e->verify_proto);
+    e->verify_proto = proto;
+    proto = NULL;
     EVP_PKEY_free(e->key);
     EVP_PKEY_up_ref(leaf->key);
     e->key = leaf->key;

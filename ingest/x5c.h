@@ -44,6 +44,10 @@ typedef struct ingest_x5c ingest_x5c_t;
 /* What a validated chain yields. */
 typedef struct ingest_x5c_leaf {
     EVP_PKEY *key; /* owned reference to the leaf's P-256 public key (EVP_PKEY_free) */
+    /* Owned: a ready ES256 verification context for key, copied from the
+     * cache's prepared one on a cache hit (ingest_jws_verify_es256_prepared,
+     * once); NULL after a full validation or when the copy failed. */
+    EVP_MD_CTX *verify_ctx;
     char sha256_hex[INGEST_X5C_HEX_BYTES]; /* lower-case hex SHA-256 of the leaf DER */
     /* Validity window of the whole path: latest notBefore, earliest notAfter. */
     int64_t not_before_s, not_after_s;
@@ -111,7 +115,7 @@ bool ingest_x5c_alias_get(ingest_x5c_t *x, const uint8_t alias[INGEST_X5C_ALIAS_
 void ingest_x5c_alias_put(ingest_x5c_t *x, const uint8_t alias[INGEST_X5C_ALIAS_BYTES],
                           const ingest_x5c_leaf_t *leaf);
 
-/* Releases the key reference; accepts NULL and a zeroed leaf. */
+/* Releases the key reference and verify_ctx; accepts NULL and a zeroed leaf. */
 void ingest_x5c_leaf_deinit(ingest_x5c_leaf_t *leaf);
 
 /* Full chain validations run so far (cache misses that reached OpenSSL), and

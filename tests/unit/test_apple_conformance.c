@@ -204,6 +204,10 @@ static ingest_x5c_t *x5c_with_root(const char *root_name, bool strict, size_t ca
     return x;
 }
 
+/* Whether the last valid chain_verdict leaf came with a prepared ES256
+ * context (a cache hit) rather than a bare key (a full validation). */
+static bool last_leaf_prepared;
+
 /* Validates the named chain; returns the label or NULL when valid. */
 static const char *chain_verdict(ingest_x5c_t *x, const char *const names[3], int64_t at_s,
                                  EVP_PKEY **key_out)
@@ -216,6 +220,7 @@ static const char *chain_verdict(ingest_x5c_t *x, const char *const names[3], in
     if (load_chain(names, certs) &&
         ingest_x5c_verify(x, certs, 3, at_s, &leaf, &label, errstr, sizeof(errstr)) == PS_OK) {
         label = NULL;
+        last_leaf_prepared = leaf.verify_ctx != NULL;
         if (key_out != NULL) {
             *key_out = leaf.key;
             leaf.key = NULL;
@@ -241,6 +246,7 @@ static void test_x509_chain_times(void)
 
     REQUIRE(x != NULL && fresh != NULL);
     CHECK_STR(chain_verdict(x, chain, X509TEST_VALID_S, &key), NULL);
+    CHECK(!last_leaf_prepared);
     REQUIRE(tu_read_file(vec("x509test_leaf_pubkey.pem"), false, &pub));
     bio = BIO_new_mem_buf(pub.data, (int)pub.len);
     want = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
@@ -249,6 +255,9 @@ static void test_x509_chain_times(void)
     CHECK_STR(chain_verdict(fresh, chain, X509TEST_EXPIRED_S, NULL), "expired_certificate");
     CHECK_INT(ingest_x5c_validations(x), 1);
     CHECK_INT(ingest_x5c_cache_hits(x), 1);
+    /* A hit hands out a copy of the cached verification context. */
+    CHECK_STR(chain_verdict(x, chain, X509TEST_VALID_S, NULL), NULL);
+    CHECK(last_leaf_prepared);
     EVP_PKEY_free(want);
     EVP_PKEY_free(key);
     BIO_free(bio);

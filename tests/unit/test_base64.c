@@ -99,6 +99,45 @@ static void test_round_trips(void)
     ps_buf_deinit(&dec);
 }
 
+/* Each refusal names the first bad character's offset, in a full quad or in
+ * the final partial one, and the output is left as it was. */
+static void test_error_offsets(void)
+{
+    static const struct {
+        const char *in;
+        ps_base64_variant_t v;
+        const char *msg;
+    } cases[] = {
+        {"Zm9v*m9v", PS_BASE64_STD, "character 0x2a at offset 4"},
+        {"Zm9vY*==", PS_BASE64_STD, "character 0x2a at offset 5"},
+        {"Z!9v", PS_BASE64_STD, "character 0x21 at offset 1"},
+        {"Zm9vYm=v", PS_BASE64_STD, "character 0x3d at offset 6"},
+        {"Zm9vY===", PS_BASE64_STD, "character 0x3d at offset 5"},
+        {"Zm9vYm9\xff", PS_BASE64_URL, "character 0xff at offset 7"},
+        {"Zm9vYm+", PS_BASE64_URL, "character 0x2b at offset 6"},
+        {"Zm9vYh", PS_BASE64_URL, "non-canonical final character"},
+        {"Zm9vYmF", PS_BASE64_URL, "non-canonical final character"},
+        {"Zm9vYmF=", PS_BASE64_STD, "non-canonical final character"},
+    };
+    ps_buf_t b;
+    char e[128];
+
+    ps_buf_init(&b, 1024);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        REQUIRE(ps_buf_append_str(&b, "kept") == PS_OK);
+        CHECK_INT(ps_base64_decode(cases[i].in, strlen(cases[i].in), cases[i].v, &b, e, sizeof(e)),
+                  PS_ERR_INVALID);
+        CHECK_CONTAINS(e, cases[i].msg);
+        CHECK(b.len == 4 && memcmp(b.data, "kept", 5) == 0);
+        ps_buf_reset(&b);
+    }
+    /* Appending after existing content. */
+    REQUIRE(ps_buf_append_str(&b, "x") == PS_OK);
+    CHECK_INT(ps_base64_decode("Zm9vYmE", 7, PS_BASE64_URL, &b, e, sizeof(e)), PS_OK);
+    CHECK(b.len == 6 && memcmp(b.data, "xfooba", 7) == 0);
+    ps_buf_deinit(&b);
+}
+
 /* The output buffer's cap bounds decoding; the buffer is unchanged on error. */
 static void test_bound(void)
 {
@@ -116,6 +155,7 @@ int main(void)
     RUN(test_rfc_vectors);
     RUN(test_rejects);
     RUN(test_round_trips);
+    RUN(test_error_offsets);
     RUN(test_bound);
     return test_summary();
 }

@@ -13,6 +13,7 @@
 #include <paystream/base64.h>
 #include <paystream/mem.h>
 
+#include <openssl/ec.h>
 #include <openssl/x509.h>
 
 #define LEAF_FROM_S INT64_C(1690000000)
@@ -88,6 +89,43 @@ static void test_genuine_token(void)
     ingest_jws_deinit(&jws);
     EVP_PKEY_free(leaf_pub);
     ps_buf_deinit(&tok);
+}
+
+/* A prepared context (what the chain cache hands out) verifies like a fresh
+ * one, once; a key that is not EC has none. */
+static void test_prepared_verify(void)
+{
+    ps_buf_t tok;
+    ingest_jws_t jws;
+    const char *label = NULL;
+    char errstr[PS_ERRSTR_SIZE];
+    EVP_PKEY *leaf_pub = X509_get_pubkey(keys.leaf), *rsa = EVP_RSA_gen(2048);
+    EVP_MD_CTX *proto = ingest_jws_es256_prepare(leaf_pub), *ctx = EVP_MD_CTX_new();
+
+    REQUIRE(proto != NULL && ctx != NULL && rsa != NULL);
+    CHECK(ingest_jws_es256_prepare(rsa) == NULL);
+    ps_buf_init(&tok, 1024 * 1024);
+    REQUIRE(sim_apple_sign(&keys, "{\"b\":2}", 7, SIM_APPLE_GENUINE, &tok, errstr,
+                           sizeof(errstr)) == PS_OK);
+    ingest_jws_init(&jws);
+    REQUIRE(ingest_jws_parse((const char *)tok.data, tok.len, &jws, &label, errstr,
+                             sizeof(errstr)) == PS_OK);
+    for (int flip = 0; flip < 2; flip++) {
+        REQUIRE(EVP_MD_CTX_copy_ex(ctx, proto) == 1);
+        jws.signature[5] ^= (uint8_t)flip;
+        CHECK_INT(ingest_jws_verify_es256_prepared(&jws, ctx, errstr, sizeof(errstr)),
+                  flip ? PS_ERR_CRYPTO : PS_OK);
+        CHECK_INT(ingest_jws_verify_es256(&jws, leaf_pub, errstr, sizeof(errstr)),
+                  flip ? PS_ERR_CRYPTO : PS_OK);
+        jws.signature[5] ^= (uint8_t)flip;
+    }
+    CHECK_CONTAINS(errstr, "does not verify");
+    ingest_jws_deinit(&jws);
+    ps_buf_deinit(&tok);
+    EVP_MD_CTX_free(ctx);
+    EVP_MD_CTX_free(proto);
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(leaf_pub);
 }
 
 /* The split-then-parse path with a known header: the header is not read
@@ -223,6 +261,12 @@ static void test_x5c_shapes(void)
               "bad_certificate");
     /* Shapes are fine; parsing the DER is x5c.c's job. */
     CHECK_STR(header_label("{\"alg\":\"ES256\",\"x5c\":[\"AA==\",\"AA==\",\"AA==\"]}"), NULL);
+    /* Escaped strings mean their unescaped text: "\/" is the '/' of base64. */
+    CHECK_STR(header_label("{\"\\u0061lg\":\"ES\\u0032\\u00356\","
+                           "\"x5c\":[\"\\/w==\",\"AA==\",\"AA==\"]}"),
+              NULL);
+    CHECK_STR(header_label("{\"alg\":\"ES256\",\"x5c\":[\"\\/w=\",\"AA==\",\"AA==\"]}"),
+              "bad_certificate");
     /* A huge x5c entry: over the certificate bound, inside the header bound. */
     ps_buf_init(&big, 64 * 1024);
     for (int i = 0; i < 1500; i++)
@@ -305,6 +349,22 @@ static void test_sig_conversion(void)
     CHECK(der.len > 0 && der.data[0] == 0x30);
     CHECK_INT(ingest_jws_sig_der_to_raw(der.data, der.len, back, errstr, sizeof(errstr)), PS_OK);
     CHECK(memcmp(raw, back, 64) == 0);
+    /* The hand-written encoding is canonical DER: what OpenSSL itself writes. */
+    {
+        const unsigned char *p = der.data;
+        ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)der.len);
+        unsigned char *again = NULL;
+        int n = sig != NULL ? i2d_ECDSA_SIG(sig, &again) : -1;
+
+        CHECK(n > 0 && (size_t)n == der.len && memcmp(again, der.data, der.len) == 0);
+        OPENSSL_free(again);
+        ECDSA_SIG_free(sig);
+    }
+    /* Zero r: INTEGER 0 is one zero byte. */
+    memset(raw, 0, 32);
+    ps_buf_reset(&der);
+    CHECK_INT(ingest_jws_sig_raw_to_der(raw, &der, errstr, sizeof(errstr)), PS_OK);
+    CHECK(der.len > 5 && der.data[2] == 0x02 && der.data[3] == 0x01 && der.data[4] == 0x00);
     CHECK_INT(ingest_jws_sig_der_to_raw(junk, sizeof(junk), back, errstr, sizeof(errstr)),
               PS_ERR_INVALID);
     CHECK_INT(ingest_jws_sig_der_to_raw(der.data, der.len - 1, back, errstr, sizeof(errstr)),
@@ -326,6 +386,7 @@ int main(void)
     RUN(test_genuine_token);
     RUN(test_part_counts);
     RUN(test_known_header);
+    RUN(test_prepared_verify);
     RUN(test_bad_base64url);
     RUN(test_headers);
     RUN(test_x5c_shapes);

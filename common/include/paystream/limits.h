@@ -36,6 +36,14 @@
 #define PS_AVRO_SCHEMA_DEPTH_MAX 32
 #define PS_AVRO_VARINT_BYTES_MAX 10
 
+/* JSON reader (common/src/json.c): bounds of one document. Offsets are 32-bit;
+ * the depth bound sizes the parser's fixed stack (8 KiB) and equals jansson's
+ * JSON_PARSER_MAX_DEPTH, so both refuse the same texts (channel payloads nest
+ * 3 or 4 deep); a text of n bytes holds at most n / 2 + 1 values. */
+#define PS_JSON_TEXT_BYTES_MAX (16 * 1024 * 1024) /* one JSON text */
+#define PS_JSON_DEPTH_MAX 2048                    /* nested objects and arrays */
+#define PS_JSON_TOKENS_MAX 65536                  /* values in one document */
+
 /* Money: ISO 4217 codes are three upper-case letters. */
 #define PS_CURRENCY_CODE_BYTES 4 /* 3 letters + NUL */
 #define PS_MONEY_DECIMAL_BYTES_MAX 32
