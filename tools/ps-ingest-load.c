@@ -7,7 +7,8 @@
  * 1. Ceiling: the bare verification rate with the ingest's own verifiers
  *    (the same OpenSSL calls, no HTTP, no Kafka) over the genuine request
  *    files of DIR (manifest.tsv from ps-channel-sim callbacks), on T threads
- *    (default: every online core) for --ceiling-s seconds.
+ *    (default: every online core) for --ceiling-s seconds (0: skipped, as
+ *    for a warm-up run).
  * 2. Load: keeps C requests in flight against the running ingest at URL for
  *    --duration-s seconds, cycling through the same files, and counts the
  *    answers each channel counts as success. The client is a minimal
@@ -591,7 +592,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
     }
     if (o->config == NULL || o->url == NULL || o->dir == NULL || optind != argc ||
         o->concurrency < 1 || o->concurrency > LOAD_CONCURRENCY_MAX || o->duration_s < 1 ||
-        o->duration_s > LOAD_DURATION_S_MAX || o->ceiling_s < 1 ||
+        o->duration_s > LOAD_DURATION_S_MAX || o->ceiling_s < 0 ||
         o->ceiling_s > LOAD_DURATION_S_MAX || o->threads < 1 || o->threads > LOAD_THREADS_MAX)
         return 2;
     return 0;
@@ -623,7 +624,7 @@ int main(int argc, char **argv)
         free_items(items, n < 0 ? 0 : n);
         return 1;
     }
-    ceiling = run_ceiling(&o, items, n);
+    ceiling = o.ceiling_s > 0 ? run_ceiling(&o, items, n) : 0;
     l.lat_us = ps_malloc(LOAD_SAMPLES_MAX * sizeof(int64_t));
     l.cpu_us = process_cpu_us();
     if (run_load(&o, items, n, &l) != 0) {
