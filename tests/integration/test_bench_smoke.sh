@@ -10,12 +10,7 @@ set -euo pipefail
 : "${PAYSTREAM_BUILD_DIR:?is not set (ctest sets it)}"
 src=${PAYSTREAM_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 work=$(mktemp -d)
-passed=0 failed=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $what" >&2
-    else failed=$((failed + 1)); echo "FAIL $what" >&2; fi
-}
+. "$(dirname "$0")/../check.sh"
 trap 'rm -rf "$work"' EXIT
 # has_keys FILE KEY...: the last line is one JSON object with every KEY.
 has_keys() {
@@ -53,5 +48,4 @@ check "bench-reconciler ends with its figures" has_keys "$work/recon" rows secon
     ceiling_seconds ratio
 check "bench-reconciler reconciled rows" positive "$work/recon" rows_per_s
 
-echo "$passed passed, $failed failed" >&2
-[ "$failed" -eq 0 ]
+check_summary

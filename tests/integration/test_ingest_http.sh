@@ -17,12 +17,8 @@ ingest="$bin/ingest/paystream-ingest"
 b=$PAYSTREAM_TEST_KAFKA
 t=ps.test.ingest.$$.$(date +%s)
 work=$(mktemp -d)
-passed=0 failed=0 pid=
-check() { # description, command...
-    local what=$1; shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $what" >&2
-    else failed=$((failed + 1)); echo "FAIL $what" >&2; fi
-}
+pid=
+. "$(dirname "$0")/../check.sh"
 cleanup() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     "$sample" delete-topics --brokers "$b" --topics "$t" >/dev/null 2>&1 || true
@@ -162,5 +158,4 @@ check "ingest shut down cleanly (exit 0, no sanitizer report)" test "$rc" = 0
 check "ingest logged the shutdown" grep -q 'shutting down' "$work/ingest.log"
 grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error' "$work/ingest.log" &&
     { failed=$((failed + 1)); echo "FAIL sanitizer report in the ingest log" >&2; grep -A20 Sanitizer "$work/ingest.log" >&2; }
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_summary

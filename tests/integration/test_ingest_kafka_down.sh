@@ -18,12 +18,8 @@ sample="$bin/tools/ps-sample"
 ingest="$bin/ingest/paystream-ingest"
 ls "$PS_KAFKA_LIBS"/kafka_2.13-3.9.*.jar >/dev/null 2>&1 || { echo "kafka jars missing: run scripts/setup" >&2; exit 1; }
 work=$(mktemp -d)
-passed=0 failed=0 ipid= kpid= spid=
-check() { # description, command...
-    local what=$1; shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $what" >&2
-    else failed=$((failed + 1)); echo "FAIL $what" >&2; fi
-}
+ipid= kpid= spid=
+. "$(dirname "$0")/../check.sh"
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for _ in $(seq 1 50); do
     kport=$((20000 + RANDOM % 20000)); cport=$((kport + 1))
@@ -159,5 +155,4 @@ kill "$ipid"; wait "$ipid" && rc=0 || rc=$?; ipid=
 check "ingest shut down cleanly (exit 0)" test "$rc" = 0
 grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error' "$work/ingest.log" &&
     { failed=$((failed + 1)); echo "FAIL sanitizer report in the ingest log" >&2; }
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_summary

@@ -11,12 +11,7 @@ sample="$PAYSTREAM_BUILD_DIR/tools/ps-sample"
 b=$PAYSTREAM_TEST_KAFKA
 t=ps.test.sample.$$.$(date +%s)
 work=$(mktemp -d)
-passed=0 failed=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $what" >&2
-    else failed=$((failed + 1)); echo "FAIL $what" >&2; fi
-}
+. "$(dirname "$0")/../check.sh"
 cleanup() {
     "$sample" delete-topics --brokers "$b" --topics "$t.a,$t.b,$t.c" >/dev/null || true
     rm -rf "$work"
@@ -57,5 +52,4 @@ check "too few events within the timeout fails" test $rc -eq 1
 check "the timeout message gives the counts" grep -q "read only 300 of 301 events" "$work/err"
 set -e
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_summary
