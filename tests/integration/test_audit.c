@@ -184,7 +184,16 @@ static void test_tampering(void)
                     "WHERE account_id = 'pc' AND currency = 'USD'");
     CHECK_INT(audit_report(&text, d), 0); /* effect names no payment: invisible so far */
     free(text);
-    exec_ok(conn_a, "ALTER TABLE journals DISABLE TRIGGER journals_append_only; UPDATE journals "
+    /* The database refuses a second journal of one effect (006) ... */
+    CHECK_INT(ps_pg_exec(conn_a, "ALTER TABLE journals DISABLE TRIGGER journals_append_only; "
+                                 "UPDATE journals SET effect = 'PAY:APPLE:AUD-5' "
+                                 "WHERE source_id = 'forged'",
+                         errstr, sizeof(errstr)),
+              PS_ERR_PG);
+    CHECK_CONTAINS(errstr, "journals_effect_key");
+    /* ... so the forgery drops that index first, as a tampered database would. */
+    exec_ok(conn_a, "DROP INDEX journals_effect_key; "
+                    "ALTER TABLE journals DISABLE TRIGGER journals_append_only; UPDATE journals "
                     "SET effect = 'PAY:APPLE:AUD-5' WHERE source_id = 'forged'; ALTER TABLE "
                     "journals ENABLE TRIGGER journals_append_only");
     CHECK(audit_report(&text, d) >= 2);

@@ -34,7 +34,9 @@ check "bench/ingest acknowledged callbacks" positive "$work/ingest" acked_per_s
 check "bench/ingest measured a ceiling" positive "$work/ingest" verify_ceiling_per_s
 check "bench/ingest warmed up first" grep -q '^warm-up: ' "$work/ingest"
 
-"$PAYSTREAM_BUILD_DIR/bench/bench-processor" --events 3000 --partitions 2 --instances 2 \
+# The rate counts from the first applied batch on: small batches, so that
+# there are some after it.
+"$PAYSTREAM_BUILD_DIR/bench/bench-processor" --events 20000 --batch 1000 --partitions 2 --instances 2 \
     --naive 100 --processor "$PAYSTREAM_BUILD_DIR/processor/paystream-processor" > "$work/proc" 2>&1 \
     || { cat "$work/proc" >&2; exit 1; }
 check "bench-processor ends with its figures" has_keys "$work/proc" events_per_s \

@@ -1,0 +1,15 @@
+-- 006_journal_effect_key.sql: one journal per economic effect, enforced by
+-- the database.
+--
+-- UNIQUE (source_kind, source_id) (001, with 002's effect-shaped source ids)
+-- makes two notifications of one payment unable to post its PAY twice, but
+-- only among callbacks: a reconciler COMPENSATE posts the same effect
+-- ("PAY:<channel>:<order>") under its own command id, as LEDGER_COMMAND. The
+-- apply never posts both (the payment's is_paid, read under its advisory
+-- lock, stops the second), and the audit reports a repeated effect after the
+-- fact; this index makes the database refuse it, whatever the application
+-- does, at the cost of one index entry per journal.
+--
+-- Journals written before 002 have no effect (NULL); they are not
+-- constrained by this index, as they never were by the audit's check.
+CREATE UNIQUE INDEX journals_effect_key ON journals (effect);
