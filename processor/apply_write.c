@@ -111,7 +111,7 @@ static bool arrays_full(const proc_apply_t *ap, size_t n)
 static ps_err_t insert_chunk(proc_apply_t *ap, bool ev, ps_err_class_t *cls, char *errstr,
                              size_t errstr_size)
 {
-    size_t nparams = ev ? 18 : 14;
+    size_t nparams = strlen(ev ? EVENT_TYPES : COMMAND_TYPES);
     PGresult *res = NULL;
     char key[PS_JOURNAL_KEY_BYTES_MAX];
     ps_err_t err;
@@ -142,7 +142,7 @@ static ps_err_t insert_kind(proc_apply_t *ap, proc_item_t *items, size_t n, proc
                             ps_err_class_t *cls, char *errstr, size_t errstr_size)
 {
     bool ev = kind == PROC_ITEM_EVENT;
-    size_t nparams = ev ? 18 : 14, count = 0;
+    size_t nparams = strlen(ev ? EVENT_TYPES : COMMAND_TYPES), count = 0;
     ps_err_t err = PS_OK;
 
     apply_arrays_reset(ap, ev ? EVENT_TYPES : COMMAND_TYPES);

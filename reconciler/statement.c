@@ -124,6 +124,14 @@ bool recon_slice_eq(recon_slice_t s, const char *word)
     return s.len == n && memcmp(s.p, word, n) == 0;
 }
 
+int recon_slice_find(const recon_slice_t *fields, int n, const char *word)
+{
+    for (int i = 0; i < n; i++)
+        if (recon_slice_eq(fields[i], word))
+            return i;
+    return -1;
+}
+
 recon_slice_t recon_slice_trim(recon_slice_t s)
 {
     while (s.len > 0 && (s.p[s.len - 1] == '\t' || s.p[s.len - 1] == ' '))

@@ -337,14 +337,6 @@ static ps_err_t footer_line(ali_state_t *st, recon_slice_t line, int64_t line_no
 
 /* ---- header and rows ----------------------------------------------------- */
 
-static int find_col(const recon_slice_t *f, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (recon_slice_eq(f[i], name))
-            return i;
-    return -1;
-}
-
 static ps_err_t parse_header(recon_slice_t line, int64_t line_no, ali_cols_t *c, char *errstr,
                              size_t errstr_size)
 {
@@ -361,13 +353,13 @@ static ps_err_t parse_header(recon_slice_t line, int64_t line_no, ali_cols_t *c,
                                  (int)(f[i].len > 64 ? 64 : f[i].len), f[i].p);
     }
     c->count = n;
-    c->trade_no = find_col(f, n, "支付宝交易号");
-    c->order_no = find_col(f, n, "商户订单号");
-    c->type = find_col(f, n, "业务类型");
-    c->done_time = find_col(f, n, "完成时间");
-    c->amount = find_col(f, n, "订单金额（元）");
-    c->received = find_col(f, n, "商家实收（元）");
-    c->request_no = find_col(f, n, "退款批次号/请求号");
+    c->trade_no = recon_slice_find(f, n, "支付宝交易号");
+    c->order_no = recon_slice_find(f, n, "商户订单号");
+    c->type = recon_slice_find(f, n, "业务类型");
+    c->done_time = recon_slice_find(f, n, "完成时间");
+    c->amount = recon_slice_find(f, n, "订单金额（元）");
+    c->received = recon_slice_find(f, n, "商家实收（元）");
+    c->request_no = recon_slice_find(f, n, "退款批次号/请求号");
     if (n < 0 || c->trade_no < 0 || c->order_no < 0 || c->type < 0 || c->done_time < 0 ||
         c->amount < 0 || c->received < 0 || c->request_no < 0)
         return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,

@@ -45,6 +45,10 @@ int recon_split(recon_slice_t line, char sep, recon_slice_t *fields);
 /* Whether s equals the NUL-terminated word. */
 bool recon_slice_eq(recon_slice_t s, const char *word);
 
+/* The index of the first of the n fields equal to word (a header's column
+ * name), or -1 when none is. */
+int recon_slice_find(const recon_slice_t *fields, int n, const char *word);
+
 /* Strips trailing TAB and space characters (Alipay id cells) and leading spaces. */
 recon_slice_t recon_slice_trim(recon_slice_t s);
 

@@ -69,14 +69,6 @@ static bool in_list(recon_slice_t s, const char *const *list, size_t n)
     return false;
 }
 
-static int find_col(const recon_slice_t *f, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (recon_slice_eq(f[i], name))
-            return i;
-    return -1;
-}
-
 /* Checks a plain comma-separated name line against list: known, no duplicates. */
 static ps_err_t check_names(const recon_slice_t *f, int n, const char *const *list,
                             size_t list_n, int64_t line_no, char *errstr, size_t errstr_size)
@@ -111,21 +103,21 @@ static ps_err_t parse_header(recon_slice_t line, int64_t line_no, wx_cols_t *c, 
     if (err != PS_OK)
         return err;
     c->count = n;
-    c->time = find_col(f, n, "交易时间");
-    c->mchid = find_col(f, n, "商户号");
-    c->txn_id = find_col(f, n, "微信订单号");
-    c->order_no = find_col(f, n, "商户订单号");
-    c->status = find_col(f, n, "交易状态");
-    c->currency = find_col(f, n, "货币种类");
-    c->settle = find_col(f, n, "应结订单金额");
+    c->time = recon_slice_find(f, n, "交易时间");
+    c->mchid = recon_slice_find(f, n, "商户号");
+    c->txn_id = recon_slice_find(f, n, "微信订单号");
+    c->order_no = recon_slice_find(f, n, "商户订单号");
+    c->status = recon_slice_find(f, n, "交易状态");
+    c->currency = recon_slice_find(f, n, "货币种类");
+    c->settle = recon_slice_find(f, n, "应结订单金额");
     if (c->settle < 0)
-        c->settle = find_col(f, n, "总金额"); /* legacy header */
-    c->order_amount = find_col(f, n, "订单金额");
-    c->refund_id = find_col(f, n, "微信退款单号");
-    c->refund_settle = find_col(f, n, "退款金额");
-    c->refund_req = find_col(f, n, "申请退款金额");
-    c->refund_status = find_col(f, n, "退款状态");
-    c->refund_time = find_col(f, n, "退款申请时间");
+        c->settle = recon_slice_find(f, n, "总金额"); /* legacy header */
+    c->order_amount = recon_slice_find(f, n, "订单金额");
+    c->refund_id = recon_slice_find(f, n, "微信退款单号");
+    c->refund_settle = recon_slice_find(f, n, "退款金额");
+    c->refund_req = recon_slice_find(f, n, "申请退款金额");
+    c->refund_status = recon_slice_find(f, n, "退款状态");
+    c->refund_time = recon_slice_find(f, n, "退款申请时间");
     if (c->time < 0 || c->mchid < 0 || c->txn_id < 0 || c->order_no < 0 || c->status < 0 ||
         c->currency < 0 || c->settle < 0)
         return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
@@ -371,7 +363,7 @@ static ps_err_t summary_lines(wx_state_t *st, recon_slice_t head, recon_slice_t 
     if (err != PS_OK)
         return err;
     int vn = vals.len > 0 && vals.p[0] == '`' ? split_backtick(vals, v) : -1;
-    int count = find_col(h, hn, "总交易单数");
+    int count = recon_slice_find(h, hn, "总交易单数");
     if (vn != hn || count < 0)
         return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
                              WHAT " line %lld: summary values do not match the summary header",
@@ -382,7 +374,7 @@ static ps_err_t summary_lines(wx_state_t *st, recon_slice_t head, recon_slice_t 
         {"订单总金额", st->sums.order_amount},     {"退款总金额", st->sums.refund_settle},
         {"申请退款总金额", st->sums.refund_req}};
     for (size_t i = 0; err == PS_OK && i < sizeof(totals) / sizeof(totals[0]); i++) {
-        int col = find_col(h, hn, totals[i].name);
+        int col = recon_slice_find(h, hn, totals[i].name);
         if (col >= 0)
             err = check_total(v[col], totals[i].name, totals[i].sum, cur, line_no, errstr,
                               errstr_size);
