@@ -315,10 +315,9 @@ static const char *const naive_sql[] = {
     "INSERT INTO payments (channel, merchant_order_no, channel_txn_id, state, state_rank,"
     " amount_minor, currency, account_id, is_paid)"
     " VALUES ($1, $3, $4, 'PAID', 2, $5::bigint, $6, $7, true) ON CONFLICT DO NOTHING",
-    "WITH j AS (INSERT INTO journals (source_kind, source_id) VALUES ('CALLBACK_EVENT',"
-    " $1 || ':' || $2) RETURNING id) INSERT INTO ledger_entries"
-    " SELECT j.id, 1, 'naive-clearing', $6, $5::bigint FROM j UNION ALL"
-    " SELECT j.id, 2, $7, $6, -$5::bigint FROM j",
+    "INSERT INTO journals (source_kind, source_id, currency, account_id, amount_minor,"
+    " contra_account_id) VALUES ('CALLBACK_EVENT', $1 || ':' || $2, $6, 'naive-clearing',"
+    " $5::bigint, $7)",
     "UPDATE accounts SET balance_minor = balance_minor + $5::bigint, updated_at = now()"
     " WHERE account_id = 'naive-clearing' AND currency = $6",
     "UPDATE accounts SET balance_minor = balance_minor - $5::bigint, updated_at = now()"
@@ -434,11 +433,12 @@ int main(int argc, char **argv)
         {"events", required_argument, NULL, 'n'}, {"partitions", required_argument, NULL, 'p'},
         {"instances", required_argument, NULL, 'k'}, {"naive", required_argument, NULL, 'm'},
         {"processor", required_argument, NULL, 'x'}, {"batch", required_argument, NULL, 'b'},
-        {NULL, 0, NULL, 0}};
+        {"keep", no_argument, NULL, 'K'}, {NULL, 0, NULL, 0}};
     const char *bd = getenv("PAYSTREAM_BUILD_DIR"), *src = getenv("PAYSTREAM_SOURCE_DIR");
     char bin[1024], dir[1024], sql[160], r_ceiling[32], r_naive[32];
     long long n = 1000000, partitions = 4, instances = 2, m = 5000;
     int64_t rate, ceiling, naive;
+    bool keep = false; /* leave the database and topics for inspection */
     int c;
 
     snprintf(bin, sizeof(bin), "%s/processor/paystream-processor", bd != NULL ? bd : "build");
@@ -448,6 +448,7 @@ int main(int argc, char **argv)
         case 'p': partitions = parse_count(optarg, 1, 64, "--partitions"); break;
         case 'k': instances = parse_count(optarg, 1, BENCH_INSTANCES_MAX, "--instances"); break;
         case 'm': m = parse_count(optarg, 100, 1000000, "--naive"); break;
+        case 'K': keep = true; break;
         case 'x': snprintf(bin, sizeof(bin), "%s", optarg); break;
         case 'b':
             snprintf(batch_max, sizeof(batch_max), "%lld",
@@ -486,9 +487,13 @@ int main(int argc, char **argv)
     printf("processor %lld events/s; COPY ceiling %lld rows/s (ratio %s); naive %lld events/s "
            "(ratio %s)\n",
            (long long)rate, (long long)ceiling, r_ceiling, (long long)naive, r_naive);
-    snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", dbname);
-    admin(sql);
-    delete_topics();
+    if (keep) {
+        printf("kept database \"%s\" and topics \"%s\", \"%s\"\n", dbname, topic, topic_cmd);
+    } else {
+        snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", dbname);
+        admin(sql);
+        delete_topics();
+    }
     printf("{\"events_per_s\": %lld, \"copy_ceiling_rows_per_s\": %lld, \"naive_events_per_s\": "
            "%lld, \"ratio_to_ceiling\": %s, \"ratio_to_naive\": %s}\n",
            (long long)rate, (long long)ceiling, (long long)naive, r_ceiling, r_naive);

@@ -15,8 +15,8 @@
  *   5. fold each payment's new inputs in C (fold.c): so no statement ever
  *      touches a row twice
  *   6. write: payments, refunds, missing accounts (created, not locked),
- *      journals with their lines (one statement; the zero-sum trigger checks
- *      it), dead letters, the removal of the rows of inputs the fold found
+ *      journals (one row each with both lines, balanced by construction;
+ *      one statement, whose trigger checks the accounts), dead letters, the removal of the rows of inputs the fold found
  *      invalid, and last the account balances aggregated per account (one
  *      row per account per batch, in key order): the accounts every batch
  *      shares stay locked only from there to the COMMIT

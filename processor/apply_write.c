@@ -12,6 +12,7 @@
 #include <paystream/mem.h>
 #include <paystream/money.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,7 +364,7 @@ static void account_arrays(proc_apply_t *ap, bool with_delta)
 }
 
 /* Creates the batch's missing accounts, with a zero balance, before the
- * journals (the zero-sum trigger requires every line's account to exist).
+ * journals (the trigger of 007 requires every journal's accounts to exist).
  * The rows that every batch shares (clearing accounts, busy players) are
  * locked only by write_balances, last, so concurrent instances hold them
  * for the length of the offsets update and COMMIT instead of the whole
@@ -413,35 +414,37 @@ static ps_err_t write_balances(proc_apply_t *ap, ps_err_class_t *cls, char *errs
                       NULL, cls, errstr, errstr_size);
 }
 
-/* Journals and their two lines in one statement: the statement-level
- * zero-sum trigger (002) checks every journal it inserts. Each journal's id
- * is drawn from its identity sequence in the materialized CTE s, so the
- * lines take it from there; joining the INSERT's RETURNING back to s on the
- * source key instead cost two sorts of the batch (a tenth of the
- * statement). The data-modifying CTE j runs to completion before the
- * trigger, which therefore sees every journal the lines name. */
+/* Journals, one row each with both lines (007): the first line's account and
+ * signed amount, and the contra account that takes its negation, so a
+ * journal balances by construction. The statement-level trigger of 007
+ * checks that every named account exists in the journal's currency. The
+ * fold only ever posts such pairs; one that is not would be a bug, refused
+ * here rather than stored as something else. */
 static ps_err_t write_journals(proc_apply_t *ap, ps_err_class_t *cls, char *errstr,
                                size_t errstr_size)
 {
     static const char sql[] =
-        "WITH s AS MATERIALIZED (SELECT nextval('journals_id_seq'::regclass) AS id, * "
-        "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
-        "$5::text[], $6::text[], $7::int8[], $8::text[], $9::int8[]) "
-        "AS s(kind, sid, descr, effect, cur, acct1, amt1, acct2, amt2)), "
-        "j AS (INSERT INTO journals (id, source_kind, source_id, description, effect) "
-        "OVERRIDING SYSTEM VALUE SELECT id, kind, sid, descr, effect FROM s) "
-        "INSERT INTO ledger_entries (journal_id, line_no, account_id, currency, amount_minor) "
-        "SELECT s.id, l.line_no, l.acct, s.cur, l.amt FROM s "
-        "CROSS JOIN LATERAL (VALUES (1::smallint, s.acct1, s.amt1), (2::smallint, s.acct2, "
-        "s.amt2)) AS l(line_no, acct, amt)";
+        "INSERT INTO journals (source_kind, source_id, description, effect, currency, "
+        "account_id, amount_minor, contra_account_id) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+        "$6::text[], $7::int8[], $8::text[])";
     pg_array_t *a = ap->arr;
 
     if (ap->journals.count == 0)
         return PS_OK;
-    apply_arrays_reset(ap, "TTTTTTITI");
+    apply_arrays_reset(ap, "TTTTTTIT");
     for (size_t j = 0; j < ap->journals.count; j++) {
         const proc_journal_t *jr = &ap->journals.items[j];
 
+        if (jr->lines[0].amount_minor == 0 || jr->lines[0].amount_minor == INT64_MIN ||
+            jr->lines[1].amount_minor != -jr->lines[0].amount_minor) {
+            *cls = PS_ERRCLASS_FATAL;
+            return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
+                                 "could not write journal %s: its lines %lld and %lld are not "
+                                 "one non-zero amount and its negation",
+                                 jr->source_id, (long long)jr->lines[0].amount_minor,
+                                 (long long)jr->lines[1].amount_minor);
+        }
         pga_text(&a[0], jr->from_command ? "LEDGER_COMMAND" : "CALLBACK_EVENT");
         pga_text(&a[1], jr->source_id);
         pga_text(&a[2], jr->description);
@@ -450,9 +453,8 @@ static ps_err_t write_journals(proc_apply_t *ap, ps_err_class_t *cls, char *errs
         pga_text(&a[5], jr->lines[0].account_id);
         pga_int(&a[6], jr->lines[0].amount_minor);
         pga_text(&a[7], jr->lines[1].account_id);
-        pga_int(&a[8], jr->lines[1].amount_minor);
     }
-    return apply_exec(ap->conn, "insert journals", sql, 9, apply_arrays_params(ap, 9), NULL, cls,
+    return apply_exec(ap->conn, "insert journals", sql, 8, apply_arrays_params(ap, 8), NULL, cls,
                       errstr, errstr_size);
 }
 

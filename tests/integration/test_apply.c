@@ -5,7 +5,7 @@
  * redeliveries (applying the same batch twice applies nothing), several
  * events of one payment in one batch, refunds before their payment, partial
  * and full and cumulative refunds, poison and invalid values dead-lettered,
- * commands, the statement-level zero-sum trigger, two connections applying
+ * commands, the shape of a journal row (007), two connections applying
  * concurrently to the same accounts, and a printed apply rate for 20,000
  * events (not an assertion).
  */
@@ -262,23 +262,51 @@ static void test_commands(void)
     items_free(it, 5);
 }
 
-/* Goal: an unbalanced journal fails at its INSERT (statement-level trigger)
- * and so can never commit; a balanced one is accepted. */
-static void test_zero_sum_trigger(void)
+/* Goal: a journal is one transfer row (007), balanced by construction: its
+ * lines are an amount and its negation. A journal naming an account that
+ * does not exist in its currency fails at its INSERT (statement-level
+ * trigger), a zero amount is refused, and the lines cannot be written
+ * around the journal. */
+static void test_journal_shape(void)
 {
     char e[PS_ERRSTR_SIZE];
 
+    /* p1 exists in CNY only. */
     CHECK_INT(ps_pg_exec(conn,
-                         "BEGIN; WITH j AS (INSERT INTO journals (source_kind, source_id) VALUES "
-                         "('LEDGER_COMMAND', 'manual-bad') RETURNING id) INSERT INTO "
-                         "ledger_entries SELECT id, 1, 'p1', 'CNY', 100 FROM j UNION ALL SELECT "
-                         "id, 2, 'clearing:WECHAT', 'CNY', -99 FROM j; COMMIT",
+                         "INSERT INTO journals (source_kind, source_id, currency, account_id, "
+                         "amount_minor, contra_account_id) VALUES ('LEDGER_COMMAND', "
+                         "'manual-bad', 'USD', 'p1', 100, 'clearing:WECHAT')",
                          e, sizeof(e)),
               PS_ERR_PG);
-    CHECK_CONTAINS(e, "ERROR 23000: journal");
-    CHECK_CONTAINS(e, "does not balance: CNY entries sum to 1");
-    ps_pg_exec(conn, "ROLLBACK", e, sizeof(e));
-    CHECK_STR(q("SELECT count(*) FROM journals WHERE source_id = 'manual-bad'"), "0");
+    CHECK_CONTAINS(e, "ERROR 23503: journal");
+    CHECK_CONTAINS(e, "refers to missing account \"clearing:WECHAT\" in USD");
+    CHECK_INT(ps_pg_exec(conn,
+                         "INSERT INTO journals (source_kind, source_id, currency, account_id, "
+                         "amount_minor, contra_account_id) VALUES ('LEDGER_COMMAND', "
+                         "'manual-zero', 'CNY', 'p1', 0, 'clearing:WECHAT')",
+                         e, sizeof(e)),
+              PS_ERR_PG);
+    CHECK_CONTAINS(e, "journals_amount_check");
+    CHECK_INT(ps_pg_exec(conn,
+                         "INSERT INTO ledger_entries VALUES (1, 3, 'p1', 'CNY', 100)", e,
+                         sizeof(e)),
+              PS_ERR_PG);
+    CHECK_CONTAINS(e, "cannot insert into view");
+    CHECK_STR(q("SELECT count(*) FROM journals WHERE source_id LIKE 'manual-%'"), "0");
+    /* A valid one commits and reads back as two lines that sum to zero. */
+    CHECK_INT(ps_pg_exec(conn,
+                         "INSERT INTO journals (source_kind, source_id, currency, account_id, "
+                         "amount_minor, contra_account_id) VALUES ('LEDGER_COMMAND', "
+                         "'manual-ok', 'CNY', 'p1', 100, 'clearing:WECHAT'); UPDATE accounts "
+                         "SET balance_minor = balance_minor + 100 WHERE account_id = 'p1' AND "
+                         "currency = 'CNY'; UPDATE accounts SET balance_minor = balance_minor - "
+                         "100 WHERE account_id = 'clearing:WECHAT' AND currency = 'CNY'",
+                         e, sizeof(e)),
+              PS_OK);
+    CHECK_STR(q("SELECT string_agg(e.line_no || ':' || e.account_id || ':' || e.amount_minor, "
+                "',' ORDER BY e.line_no) FROM ledger_entries e JOIN journals j ON j.id = "
+                "e.journal_id WHERE j.source_id = 'manual-ok'"),
+              "1:p1:100,2:clearing:WECHAT:-100");
     CHECK_INT(ledger_violations(conn), 0);
 }
 
@@ -500,7 +528,7 @@ int main(void)
     RUN(test_alipay_cumulative);
     RUN(test_poison_and_invalid);
     RUN(test_commands);
-    RUN(test_zero_sum_trigger);
+    RUN(test_journal_shape);
     RUN(test_hostile_values);
     RUN(test_large_evidence_chunked);
     RUN(test_concurrent_connections);

@@ -175,10 +175,9 @@ static void test_tampering(void)
     free(text);
     exec_ok(conn_a, "UPDATE payments SET refunded_minor = 100 WHERE merchant_order_no = 'AUD-4'");
     /* A second PAY of AUD-5 (balanced, so only the semantic checks see it). */
-    exec_ok(conn_a, "WITH j AS (INSERT INTO journals (source_kind, source_id, effect) VALUES "
-                    "('LEDGER_COMMAND', 'forged', 'PAY:APPLE:AUD-5x') RETURNING id) "
-                    "INSERT INTO ledger_entries SELECT id, 1, 'pc', 'USD', -1005 FROM j "
-                    "UNION ALL SELECT id, 2, 'clearing:APPLE', 'USD', 1005 FROM j");
+    exec_ok(conn_a, "INSERT INTO journals (source_kind, source_id, effect, currency, "
+                    "account_id, amount_minor, contra_account_id) VALUES ('LEDGER_COMMAND', "
+                    "'forged', 'PAY:APPLE:AUD-5x', 'USD', 'pc', -1005, 'clearing:APPLE')");
     exec_ok(conn_a, "UPDATE accounts SET balance_minor = balance_minor + 1005 WHERE account_id = "
                     "'clearing:APPLE'; UPDATE accounts SET balance_minor = balance_minor - 1005 "
                     "WHERE account_id = 'pc' AND currency = 'USD'");
@@ -200,12 +199,24 @@ static void test_tampering(void)
     CHECK_CONTAINS(text, "FAIL nothing applied twice: effect PAY:APPLE:AUD-5 posted 2 times");
     CHECK_CONTAINS(text, "has 2 PAY journal(s) of 2010");
     free(text);
-    /* An unbalanced line slipped in with the trigger disabled. */
-    exec_ok(conn_a, "ALTER TABLE ledger_entries DISABLE TRIGGER USER; INSERT INTO "
-                    "ledger_entries SELECT id, 3, 'pc', 'USD', 7 FROM journals WHERE source_id "
-                    "= 'forged'; ALTER TABLE ledger_entries ENABLE TRIGGER USER");
+    /* A journal is balanced by construction (007); one with no amount gets
+     * in only past a dropped constraint, and the audit still sees it. */
+    exec_ok(conn_a, "ALTER TABLE journals DROP CONSTRAINT journals_amount_check; INSERT INTO "
+                    "journals (source_kind, source_id, currency, account_id, amount_minor, "
+                    "contra_account_id) VALUES ('LEDGER_COMMAND', 'forged-zero', 'USD', 'pc', "
+                    "0, 'clearing:APPLE')");
     CHECK(audit_report(&text, d) >= 3);
-    CHECK_CONTAINS(text, "does not balance: USD lines sum to 7");
+    CHECK_CONTAINS(text, "FAIL journals balance: journal");
+    CHECK_CONTAINS(text, "(forged-zero) is not a balanced transfer: 0 from 'pc' to "
+                         "'clearing:APPLE' in 'USD'");
+    free(text);
+    /* An account that does not exist, past the disabled trigger. */
+    exec_ok(conn_a, "ALTER TABLE journals DISABLE TRIGGER journals_accounts_exist; INSERT INTO "
+                    "journals (source_kind, source_id, currency, account_id, amount_minor, "
+                    "contra_account_id) VALUES ('LEDGER_COMMAND', 'forged-ghost', 'USD', 'pc', "
+                    "5, 'ghost'); ALTER TABLE journals ENABLE TRIGGER journals_accounts_exist");
+    CHECK(audit_report(&text, d) >= 4);
+    CHECK_CONTAINS(text, "names missing account 'ghost' in 'USD'");
     free(text);
 }
 

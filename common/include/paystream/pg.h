@@ -84,8 +84,8 @@ ps_err_t ps_pg_result_error(PGconn *conn, const PGresult *res, ps_err_class_t *c
  *              already failed, 57014 query_canceled (statement timeout):
  *              roll back and redo from the stored offsets
  *   fatal      everything else: syntax, undefined objects, data exceptions,
- *              other constraint violations (including the ledger zero-sum
- *              check), internal errors, and a missing SQLSTATE on a live
+ *              other constraint violations (including a journal naming a
+ *              missing account), internal errors, and a missing SQLSTATE on a live
  *              connection. Redoing would fail the same way.
  */
 ps_err_class_t ps_pg_classify(const char *sqlstate, ConnStatusType status);
