@@ -9,6 +9,7 @@
 #include "apply_int.h"
 
 #include <paystream/assert.h>
+#include <paystream/log.h>
 #include <paystream/mem.h>
 #include <paystream/money.h>
 
@@ -27,6 +28,19 @@ static const char insert_events_sql[] =
     "$12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::bytea[], $16::text[], "
     "$17::int8[], $18::int8[]) "
     "ON CONFLICT (channel, channel_event_id) DO NOTHING RETURNING channel, channel_event_id";
+
+/* The same rows without the conflict clause, for events whose payment does
+ * not exist yet (see insert_new_payment_events): a plain INSERT skips the
+ * speculative insertion and the RETURNING of every row. */
+static const char insert_new_events_sql[] =
+    "INSERT INTO payment_events (channel, channel_event_id, kind, channel_event_type, "
+    "merchant_order_no, channel_txn_id, refund_id, amount_minor, refund_total_minor, currency, "
+    "account_id, event_time, paid_time, received_time, evidence_avro, kafka_topic, "
+    "kafka_partition, kafka_offset) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+    "$6::text[], $7::text[], $8::int8[], $9::int8[], $10::text[], $11::text[], "
+    "$12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::bytea[], $16::text[], "
+    "$17::int8[], $18::int8[])";
 
 static const char insert_commands_sql[] =
     "INSERT INTO ledger_commands (command_id, kind, channel, payment_key, merchant_order_no, "
@@ -166,10 +180,90 @@ static ps_err_t insert_kind(proc_apply_t *ap, proc_item_t *items, size_t n, proc
     return err;
 }
 
+static bool of_new_payment(const proc_apply_t *ap, const proc_item_t *items, size_t i)
+{
+    return items[i].kind == PROC_ITEM_EVENT && ap->st[i].fate == FATE_LIVE &&
+           !ap->groups[ap->st[i].group].pay.exists;
+}
+
+static ps_err_t exec_plain(proc_apply_t *ap, ps_err_class_t *cls, char *errstr,
+                           size_t errstr_size)
+{
+    size_t nparams = strlen(EVENT_TYPES);
+    ps_err_t err = apply_exec(ap->conn, "insert new payments' events", insert_new_events_sql,
+                              (int)nparams, apply_arrays_params(ap, nparams), NULL, cls, errstr,
+                              errstr_size);
+
+    apply_arrays_reset(ap, EVENT_TYPES);
+    return err;
+}
+
+/* Events of payments that do not exist yet (step 3 loaded them under their
+ * advisory locks) cannot have been applied: an applied event always leaves
+ * its payment's row, and payments are never deleted. Most events are the
+ * first of their payment, so they are inserted plainly, which costs less
+ * than the conflict-checking insert. That reasoning only decides the speed,
+ * never the result: the plain inserts run under a savepoint, and if one
+ * meets an existing row after all (an event id reused for another order, a
+ * hand-edited table), everything is rolled back to the savepoint and those
+ * events go through insert_kind's ON CONFLICT path like all others. */
+static ps_err_t insert_new_payment_events(proc_apply_t *ap, proc_item_t *items, size_t n,
+                                          ps_err_class_t *cls, char *errstr, size_t errstr_size)
+{
+    char first[PS_ERRSTR_SIZE];
+    size_t count = 0, total = 0;
+    ps_err_t err = PS_OK;
+
+    for (size_t i = 0; i < n; i++)
+        total += of_new_payment(ap, items, i);
+    if (total == 0)
+        return PS_OK;
+    err = apply_exec(ap->conn, "set savepoint", "SAVEPOINT new_payment_events", 0, &ap->params,
+                     NULL, cls, errstr, errstr_size);
+    apply_arrays_reset(ap, EVENT_TYPES);
+    for (size_t i = 0; err == PS_OK && i < n; i++) {
+        if (!of_new_payment(ap, items, i))
+            continue;
+        add_event_row(ap, &items[i]);
+        ap->st[i].fate = FATE_NEW; /* undone below if the savepoint is rolled back */
+        ap->st[i].inserted = true;
+        count++;
+        if (arrays_full(ap, strlen(EVENT_TYPES))) {
+            err = exec_plain(ap, cls, errstr, errstr_size);
+            count = 0;
+        }
+    }
+    if (err == PS_OK && count > 0)
+        err = exec_plain(ap, cls, errstr, errstr_size);
+    if (err == PS_OK)
+        return apply_exec(ap->conn, "release savepoint", "RELEASE SAVEPOINT new_payment_events",
+                          0, &ap->params, NULL, cls, errstr, errstr_size);
+    if (*cls != PS_ERRCLASS_ABORTABLE) /* a lost connection, a full disk: the batch fails */
+        return err;
+    ps_log_warn("%s: applying those events with the conflict check instead", errstr);
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].kind == PROC_ITEM_EVENT && ap->st[i].fate == FATE_NEW &&
+            !ap->groups[ap->st[i].group].pay.exists) {
+            ap->st[i].fate = FATE_LIVE;
+            ap->st[i].inserted = false;
+        }
+    }
+    apply_arrays_reset(ap, EVENT_TYPES);
+    snprintf(first, sizeof(first), "%s", errstr);
+    err = apply_exec(ap->conn, "roll back to savepoint",
+                     "ROLLBACK TO SAVEPOINT new_payment_events", 0, &ap->params, NULL, cls,
+                     errstr, errstr_size);
+    return err == PS_OK ? PS_OK
+                        : ps_errstr_prefix(errstr, errstr_size, err, "%s; then", first);
+}
+
 ps_err_t apply_insert_inputs(proc_apply_t *ap, proc_item_t *items, size_t n, ps_err_class_t *cls,
                              char *errstr, size_t errstr_size)
 {
-    ps_err_t err = insert_kind(ap, items, n, PROC_ITEM_EVENT, cls, errstr, errstr_size);
+    ps_err_t err = insert_new_payment_events(ap, items, n, cls, errstr, errstr_size);
+
+    if (err == PS_OK)
+        err = insert_kind(ap, items, n, PROC_ITEM_EVENT, cls, errstr, errstr_size);
 
     if (err == PS_OK)
         err = insert_kind(ap, items, n, PROC_ITEM_COMMAND, cls, errstr, errstr_size);

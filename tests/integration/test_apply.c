@@ -109,6 +109,37 @@ static void test_duplicates_and_redelivery(void)
     items_free(it, 3);
 }
 
+/* Goal: events of payments that do not exist yet are inserted without the
+ * conflict check; when one of them turns out to exist after all (here an
+ * event id reused for another order), the batch still applies exactly what
+ * the conflict-checking insert would: the reused id is a duplicate, the
+ * others are applied, and nothing of the rolled-back attempt remains. */
+static void test_new_payment_event_id_reused(void)
+{
+    proc_item_t it[3];
+    proc_apply_stats_t st;
+
+    item_event(&it[0], PS_CHANNEL_WECHAT, PE, "wx-r1", "WX-R1", 700, NULL, "CNY", "p3");
+    CHECK_INT(apply_txn(conn, ap, it, 1, &st, errstr, sizeof(errstr)), PS_OK);
+    CHECK_INT(st.events_applied, 1);
+    items_free(it, 1);
+    item_event(&it[0], PS_CHANNEL_WECHAT, PE, "wx-r2", "WX-R2", 800, NULL, "CNY", "p3");
+    item_event(&it[1], PS_CHANNEL_WECHAT, PE, "wx-r1", "WX-R3", 900, NULL, "CNY", "p3");
+    item_event(&it[2], PS_CHANNEL_WECHAT, PE, "wx-r4", "WX-R1", 700, NULL, "CNY", "p3");
+    CHECK_INT(apply_txn(conn, ap, it, 3, &st, errstr, sizeof(errstr)), PS_OK);
+    CHECK_INT(st.events_applied, 2);
+    CHECK_INT(st.events_duplicate, 1);
+    CHECK_INT(st.journals_posted, 1);
+    CHECK_STR(q("SELECT string_agg(merchant_order_no || ':' || state, ',' ORDER BY "
+                "merchant_order_no) FROM payments WHERE merchant_order_no LIKE 'WX-R%'"),
+              "WX-R1:PAID,WX-R2:PAID");
+    CHECK_STR(q("SELECT string_agg(channel_event_id || ':' || merchant_order_no, ',' ORDER BY "
+                "channel_event_id) FROM payment_events WHERE channel_event_id LIKE 'wx-r%'"),
+              "wx-r1:WX-R1,wx-r2:WX-R2,wx-r4:WX-R1");
+    CHECK_INT(ledger_violations(conn), 0);
+    items_free(it, 3);
+}
+
 /* Goal: success, partial refund, a repeat of it and the rest of the refund,
  * all in one batch, end REFUNDED with three journals. */
 static void test_one_payment_many_events_in_batch(void)
@@ -523,6 +554,7 @@ int main(void)
     RUN(test_fresh_poison_only);
     RUN(test_three_channels);
     RUN(test_duplicates_and_redelivery);
+    RUN(test_new_payment_event_id_reused);
     RUN(test_one_payment_many_events_in_batch);
     RUN(test_refund_before_payment);
     RUN(test_alipay_cumulative);
