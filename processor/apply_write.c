@@ -18,29 +18,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define INSERT_EVENTS_SQL                                                                          \
+    "INSERT INTO payment_events (channel, channel_event_id, kind, channel_event_type, "           \
+    "merchant_order_no, channel_txn_id, refund_id, amount_minor, refund_total_minor, currency, "  \
+    "account_id, event_time, paid_time, received_time, evidence_avro, kafka_topic, "              \
+    "kafka_partition, kafka_offset) "                                                             \
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "           \
+    "$6::text[], $7::text[], $8::int8[], $9::int8[], $10::text[], $11::text[], "                  \
+    "$12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::bytea[], $16::text[], "     \
+    "$17::int8[], $18::int8[])"
+
 static const char insert_events_sql[] =
-    "INSERT INTO payment_events (channel, channel_event_id, kind, channel_event_type, "
-    "merchant_order_no, channel_txn_id, refund_id, amount_minor, refund_total_minor, currency, "
-    "account_id, event_time, paid_time, received_time, evidence_avro, kafka_topic, "
-    "kafka_partition, kafka_offset) "
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
-    "$6::text[], $7::text[], $8::int8[], $9::int8[], $10::text[], $11::text[], "
-    "$12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::bytea[], $16::text[], "
-    "$17::int8[], $18::int8[]) "
-    "ON CONFLICT (channel, channel_event_id) DO NOTHING RETURNING channel, channel_event_id";
+    INSERT_EVENTS_SQL " ON CONFLICT (channel, channel_event_id) DO NOTHING "
+                      "RETURNING channel, channel_event_id";
 
 /* The same rows without the conflict clause, for events whose payment does
  * not exist yet (see insert_new_payment_events): a plain INSERT skips the
  * speculative insertion and the RETURNING of every row. */
-static const char insert_new_events_sql[] =
-    "INSERT INTO payment_events (channel, channel_event_id, kind, channel_event_type, "
-    "merchant_order_no, channel_txn_id, refund_id, amount_minor, refund_total_minor, currency, "
-    "account_id, event_time, paid_time, received_time, evidence_avro, kafka_topic, "
-    "kafka_partition, kafka_offset) "
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
-    "$6::text[], $7::text[], $8::int8[], $9::int8[], $10::text[], $11::text[], "
-    "$12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::bytea[], $16::text[], "
-    "$17::int8[], $18::int8[])";
+static const char insert_new_events_sql[] = INSERT_EVENTS_SQL;
 
 static const char insert_commands_sql[] =
     "INSERT INTO ledger_commands (command_id, kind, channel, payment_key, merchant_order_no, "
@@ -51,7 +46,7 @@ static const char insert_commands_sql[] =
     "$13::int8[], $14::int8[]) "
     "ON CONFLICT (command_id) DO NOTHING RETURNING command_id";
 
-/* The parameter types of the two statements above, one letter each (see
+/* The parameter types of the event and command statements above, one letter each (see
  * apply_arrays_reset). */
 #define EVENT_TYPES "TTTTTTTIITTZZZYTII"
 #define COMMAND_TYPES "TTTTTITTTTYTII"
