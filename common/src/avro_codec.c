@@ -1,9 +1,13 @@
 /*
  * The single-object codec: owns the parsed embedded schemas, one reusable
  * Avro-C generic value per message type, and their fingerprints. Encoding is
- * contract check, fill the value, write header + Avro binary. Decoding is
- * header, known fingerprint of the expected type, the allocation-free wire
- * walk (avro_validate.c), and only then Avro-C, then the contract check.
+ * contract check, fill the value, write header + Avro binary (Avro-C).
+ * Decoding is size bound, header, known fingerprint of the expected type,
+ * then the direct decoder (avro_direct.c: one bounds-checked pass into the
+ * struct, no Avro-C), then the contract check. The older generic path (the
+ * allocation-free wire walk of avro_validate.c, then Avro-C, then
+ * avro_event.c) stays under the ps__avro_decode_*_generic names so that tests
+ * can hold the two to the same verdicts.
  */
 #include "avro_int.h"
 
@@ -59,6 +63,25 @@ static ps_err_t msg_init(codec_msg_t *m, ps_avro_type_t type, const char *json, 
     return PS_OK;
 }
 
+/*
+ * The direct decoder hard-codes each record's field order: an embedded schema
+ * it was not written for is a build defect, refused here rather than misread
+ * message by message.
+ */
+static ps_err_t check_direct_schema(const ps_avro_codec_t *codec, ps_avro_type_t type,
+                                    char *errstr, size_t errstr_size)
+{
+    uint64_t want = ps__avro_direct_fingerprint(type);
+
+    if (codec->msg[type].fingerprint == want)
+        return PS_OK;
+    return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
+                         "embedded %s schema has fingerprint 0x%016" PRIx64
+                         ", the direct decoder reads 0x%016" PRIx64
+                         ": update common/src/avro_direct.c with the schema",
+                         ps_avro_type_name(type), codec->msg[type].fingerprint, want);
+}
+
 ps_err_t ps_avro_codec_new(ps_avro_codec_t **out, char *errstr, size_t errstr_size)
 {
     ps_avro_codec_t *codec = ps_calloc(1, sizeof(*codec));
@@ -71,6 +94,8 @@ ps_err_t ps_avro_codec_new(ps_avro_codec_t **out, char *errstr, size_t errstr_si
     if (err == PS_OK)
         err = msg_init(&codec->msg[PS_AVRO_LEDGER_COMMAND], PS_AVRO_LEDGER_COMMAND,
                        ps_avsc_ledger_command, ps_avsc_ledger_command_len, errstr, errstr_size);
+    for (int i = 0; i < PS_AVRO_TYPE_COUNT && err == PS_OK; i++)
+        err = check_direct_schema(codec, (ps_avro_type_t)i, errstr, errstr_size);
     if (err != PS_OK)
         goto out;
     /* Dispatch by fingerprint needs them distinct; equal ones are a build defect. */
@@ -203,18 +228,12 @@ ps_err_t ps_avro_encode_ledger_command(ps_avro_codec_t *codec, const ps_ledger_c
     return err;
 }
 
-/*
- * Everything before Avro-C: size bound, header, fingerprint of the expected
- * type, wire walk. On PS_OK m->value holds the decoded record.
- */
-static ps_err_t read_message(ps_avro_codec_t *codec, ps_avro_type_t want, const uint8_t *data,
-                             size_t len, char *errstr, size_t errstr_size)
+/* What both decoders check first: size bound, header, fingerprint of the expected type. */
+static ps_err_t check_envelope(const ps_avro_codec_t *codec, ps_avro_type_t want,
+                               const uint8_t *data, size_t len, char *errstr, size_t errstr_size)
 {
-    codec_msg_t *m = &codec->msg[want];
     ps_avro_type_t got = want; /* set by ps_avro_codec_message_type on success */
-    avro_reader_t reader;
     ps_err_t err;
-    int rc;
 
     if (len > PS_AVRO_MESSAGE_BYTES_MAX)
         return ps_errstr_set(errstr, errstr_size, PS_ERR_TOO_LARGE,
@@ -226,6 +245,22 @@ static ps_err_t read_message(ps_avro_codec_t *codec, ps_avro_type_t want, const 
                             "message is a %s (fingerprint 0x%016" PRIx64 "), not a %s",
                             ps_avro_type_name(got), codec->msg[got].fingerprint,
                             ps_avro_type_name(want));
+    return err;
+}
+
+/*
+ * The generic path after check_envelope: wire walk, then Avro-C. On PS_OK
+ * m->value holds the decoded record.
+ */
+static ps_err_t read_generic(ps_avro_codec_t *codec, ps_avro_type_t want, const uint8_t *data,
+                             size_t len, char *errstr, size_t errstr_size)
+{
+    codec_msg_t *m = &codec->msg[want];
+    avro_reader_t reader;
+    ps_err_t err;
+    int rc;
+
+    err = check_envelope(codec, want, data, len, errstr, errstr_size);
     if (err == PS_OK)
         err = ps__avro_wire_check(m->schema, data + PS_AVRO_HEADER_BYTES,
                                   len - PS_AVRO_HEADER_BYTES, PS_AVRO_HEADER_BYTES, errstr,
@@ -243,44 +278,75 @@ static ps_err_t read_message(ps_avro_codec_t *codec, ps_avro_type_t want, const 
     return PS_OK;
 }
 
+/*
+ * Both decoders of both types: envelope, body, contract check. out is a
+ * ps_callback_event_t or a ps_ledger_command_t, as type says; on failure it
+ * is deinitialized and the error names the type.
+ */
+static ps_err_t decode(ps_avro_codec_t *codec, ps_avro_type_t type, bool generic,
+                       const uint8_t *data, size_t len, void *out, char *errstr,
+                       size_t errstr_size)
+{
+    bool ev = type == PS_AVRO_CALLBACK_EVENT;
+    avro_value_t *value;
+    ps_err_t err;
+
+    PS_ASSERT(codec != NULL && out != NULL && (unsigned)type < PS_AVRO_TYPE_COUNT);
+    value = &codec->msg[type].value;
+    memset(out, 0, ev ? sizeof(ps_callback_event_t) : sizeof(ps_ledger_command_t));
+    if (generic) {
+        err = read_generic(codec, type, data, len, errstr, errstr_size);
+        if (err == PS_OK)
+            err = ev ? ps__avro_callback_event_from_value(value, out, errstr, errstr_size)
+                     : ps__avro_ledger_command_from_value(value, out, errstr, errstr_size);
+    } else {
+        err = check_envelope(codec, type, data, len, errstr, errstr_size);
+        if (err == PS_OK && ev)
+            err = ps__avro_direct_callback_event(data + PS_AVRO_HEADER_BYTES,
+                                                 len - PS_AVRO_HEADER_BYTES,
+                                                 PS_AVRO_HEADER_BYTES, out, errstr, errstr_size);
+        else if (err == PS_OK)
+            err = ps__avro_direct_ledger_command(data + PS_AVRO_HEADER_BYTES,
+                                                 len - PS_AVRO_HEADER_BYTES,
+                                                 PS_AVRO_HEADER_BYTES, out, errstr, errstr_size);
+    }
+    if (err == PS_OK)
+        err = ev ? ps__avro_check_callback_event(out, errstr, errstr_size)
+                 : ps__avro_check_ledger_command(out, errstr, errstr_size);
+    if (err == PS_OK)
+        return PS_OK;
+    if (ev)
+        ps_callback_event_deinit(out);
+    else
+        ps_ledger_command_deinit(out);
+    return ps_errstr_prefix(errstr, errstr_size, err, "could not decode %s",
+                            ps_avro_type_name(type));
+}
+
 ps_err_t ps_avro_decode_callback_event(ps_avro_codec_t *codec, const uint8_t *data, size_t len,
                                        ps_callback_event_t *ev_out, char *errstr,
                                        size_t errstr_size)
 {
-    ps_err_t err;
-
-    PS_ASSERT(codec != NULL && ev_out != NULL);
-    memset(ev_out, 0, sizeof(*ev_out));
-    err = read_message(codec, PS_AVRO_CALLBACK_EVENT, data, len, errstr, errstr_size);
-    if (err == PS_OK)
-        err = ps__avro_callback_event_from_value(&codec->msg[PS_AVRO_CALLBACK_EVENT].value, ev_out,
-                                                 errstr, errstr_size);
-    if (err == PS_OK)
-        err = ps__avro_check_callback_event(ev_out, errstr, errstr_size);
-    if (err != PS_OK) {
-        ps_callback_event_deinit(ev_out);
-        return ps_errstr_prefix(errstr, errstr_size, err, "could not decode CallbackEvent");
-    }
-    return PS_OK;
+    return decode(codec, PS_AVRO_CALLBACK_EVENT, false, data, len, ev_out, errstr, errstr_size);
 }
 
 ps_err_t ps_avro_decode_ledger_command(ps_avro_codec_t *codec, const uint8_t *data, size_t len,
                                        ps_ledger_command_t *cmd_out, char *errstr,
                                        size_t errstr_size)
 {
-    ps_err_t err;
+    return decode(codec, PS_AVRO_LEDGER_COMMAND, false, data, len, cmd_out, errstr, errstr_size);
+}
 
-    PS_ASSERT(codec != NULL && cmd_out != NULL);
-    memset(cmd_out, 0, sizeof(*cmd_out));
-    err = read_message(codec, PS_AVRO_LEDGER_COMMAND, data, len, errstr, errstr_size);
-    if (err == PS_OK)
-        err = ps__avro_ledger_command_from_value(&codec->msg[PS_AVRO_LEDGER_COMMAND].value,
-                                                 cmd_out, errstr, errstr_size);
-    if (err == PS_OK)
-        err = ps__avro_check_ledger_command(cmd_out, errstr, errstr_size);
-    if (err != PS_OK) {
-        ps_ledger_command_deinit(cmd_out);
-        return ps_errstr_prefix(errstr, errstr_size, err, "could not decode LedgerCommand");
-    }
-    return PS_OK;
+ps_err_t ps__avro_decode_callback_event_generic(ps_avro_codec_t *codec, const uint8_t *data,
+                                                size_t len, ps_callback_event_t *ev_out,
+                                                char *errstr, size_t errstr_size)
+{
+    return decode(codec, PS_AVRO_CALLBACK_EVENT, true, data, len, ev_out, errstr, errstr_size);
+}
+
+ps_err_t ps__avro_decode_ledger_command_generic(ps_avro_codec_t *codec, const uint8_t *data,
+                                                size_t len, ps_ledger_command_t *cmd_out,
+                                                char *errstr, size_t errstr_size)
+{
+    return decode(codec, PS_AVRO_LEDGER_COMMAND, true, data, len, cmd_out, errstr, errstr_size);
 }

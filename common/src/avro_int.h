@@ -56,4 +56,43 @@ ps_err_t ps__avro_ledger_command_to_value(const ps_ledger_command_t *cmd, avro_v
 ps_err_t ps__avro_ledger_command_from_value(avro_value_t *rec, ps_ledger_command_t *cmd,
                                             char *errstr, size_t errstr_size);
 
+/*
+ * The direct decoder (avro_direct.c): reads the Avro binary body (the len
+ * bytes after the single-object header; borrowed, untrusted) of one record
+ * straight into *ev / *cmd, in one pass and without Avro-C, with the limits
+ * and verdicts of ps__avro_wire_check followed by the _from_value functions.
+ * The struct's previous contents are ignored (not freed); it is zeroed first,
+ * and on PS_OK its fields are owned by the caller. On failure it may hold part
+ * of the record: the caller deinits it either way. PS_ERR_INVALID naming the
+ * field and the byte offset (offset_base is where body sits in the message).
+ * The contract checks (ps__avro_check_*) are the caller's. Thread-safe.
+ */
+ps_err_t ps__avro_direct_callback_event(const uint8_t *body, size_t len, size_t offset_base,
+                                        ps_callback_event_t *ev, char *errstr,
+                                        size_t errstr_size);
+ps_err_t ps__avro_direct_ledger_command(const uint8_t *body, size_t len, size_t offset_base,
+                                        ps_ledger_command_t *cmd, char *errstr,
+                                        size_t errstr_size);
+
+/*
+ * Fingerprint of the schema whose field order avro_direct.c hard-codes;
+ * ps_avro_codec_new refuses an embedded schema with another one.
+ */
+uint64_t ps__avro_direct_fingerprint(ps_avro_type_t type);
+
+/*
+ * The generic decoding path that the direct decoder replaced, kept so that
+ * tests can compare the two: the same size, header and fingerprint checks,
+ * then ps__avro_wire_check, avro_value_read into the codec's value, the
+ * _from_value copy and the contract check. Contract and errors as
+ * ps_avro_decode_callback_event / ps_avro_decode_ledger_command. The codec's
+ * thread only.
+ */
+ps_err_t ps__avro_decode_callback_event_generic(ps_avro_codec_t *codec, const uint8_t *data,
+                                                size_t len, ps_callback_event_t *ev_out,
+                                                char *errstr, size_t errstr_size);
+ps_err_t ps__avro_decode_ledger_command_generic(ps_avro_codec_t *codec, const uint8_t *data,
+                                                size_t len, ps_ledger_command_t *cmd_out,
+                                                char *errstr, size_t errstr_size);
+
 #endif

@@ -12,6 +12,9 @@
 #include "apply_test_items.h"
 #include "proc_test_env.h"
 
+#include <paystream/assert.h>
+#include <paystream/limits.h>
+
 #include <pthread.h>
 #include <time.h>
 
@@ -420,8 +423,12 @@ static void test_large_evidence_chunked(void)
 /* Builds n success events for prefix (orders <prefix>-<i>), players p0..p9. */
 static void gen_payments(proc_item_t *it, size_t n, const char *prefix, int refunds_pct)
 {
-    char id[64], order[64], rid[64], player[16];
+    /* Sized for any prefix up to PS_ID_BYTES_MAX and any size_t, so that
+     * -Wformat-truncation has nothing to say at -O3. */
+    char id[PS_ID_BYTES_MAX + 32], order[PS_ID_BYTES_MAX + 32], rid[PS_ID_BYTES_MAX + 32];
+    char player[32];
 
+    PS_ASSERT(strlen(prefix) < PS_ID_BYTES_MAX);
     for (size_t i = 0; i < n; i++) {
         ps_channel_t ch = (ps_channel_t)(i % 3);
         bool refund = i > 0 && (int)(i * 7 % 100) < refunds_pct;
