@@ -15,6 +15,7 @@
 #include <paystream/buf.h>
 #include <paystream/limits.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 static ps_avro_codec_t *codec;
@@ -48,6 +49,14 @@ static void encode(int odd, const void *record, ps_buf_t *out)
     PS_ASSERT(err == PS_OK);
 }
 
+/* At exit, so that the sanitizer build's leak check sees only real leaks. */
+static void teardown(void)
+{
+    ps_avro_codec_destroy(codec);
+    ps_buf_deinit(&once);
+    ps_buf_deinit(&twice);
+}
+
 void fuzz_setup(void)
 {
     char errstr[PS_ERRSTR_SIZE];
@@ -59,6 +68,7 @@ void fuzz_setup(void)
         encode(odd, odd ? (const void *)&sample_command : (const void *)&sample_event, &once);
         memcpy(header[odd], once.data, PS_AVRO_HEADER_BYTES);
     }
+    atexit(teardown);
 }
 
 /* Decodes len bytes of message as the record odd picks; on PS_OK *record holds it. */
