@@ -11,7 +11,9 @@
  *      payment that does not exist yet is locked too), then load the
  *      payments and, where needed, their refunds
  *   4. insert events / commands ON CONFLICT DO NOTHING RETURNING: only what
- *      comes back is new; the rest is absorbed as duplicates
+ *      comes back is new; the rest is absorbed as duplicates (events of
+ *      payments that do not exist yet first go in plainly, under a savepoint
+ *      that falls back to this; apply_write.c, insert_new_payment_events)
  *   5. fold each payment's new inputs in C (fold.c): so no statement ever
  *      touches a row twice
  *   6. write: payments, refunds, missing accounts (created, not locked),

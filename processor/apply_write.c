@@ -13,7 +13,6 @@
 #include <paystream/mem.h>
 #include <paystream/money.h>
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,19 +116,24 @@ static bool arrays_full(const proc_apply_t *ap, size_t n)
     return false;
 }
 
-/* Sends the rows accumulated in the arrays; marks returned ones FATE_NEW. */
-static ps_err_t insert_chunk(proc_apply_t *ap, bool ev, ps_err_class_t *cls, char *errstr,
-                             size_t errstr_size)
+/* Sends the rows accumulated in the arrays. The checked statements mark the
+ * rows that come back FATE_NEW; the plain one (events of new payments)
+ * returns nothing, its rows were marked when added. */
+static ps_err_t insert_chunk(proc_apply_t *ap, bool ev, bool plain, ps_err_class_t *cls,
+                             char *errstr, size_t errstr_size)
 {
     size_t nparams = strlen(ev ? EVENT_TYPES : COMMAND_TYPES);
     PGresult *res = NULL;
     char key[PS_JOURNAL_KEY_BYTES_MAX];
     ps_err_t err;
 
-    err = apply_exec(ap->conn, ev ? "insert payment events" : "insert ledger commands",
-                     ev ? insert_events_sql : insert_commands_sql, (int)nparams,
-                     apply_arrays_params(ap, nparams), &res, cls, errstr, errstr_size);
-    for (int r = 0; err == PS_OK && r < PQntuples(res); r++) {
+    err = apply_exec(ap->conn,
+                     plain ? "insert new payments' events"
+                           : ev ? "insert payment events" : "insert ledger commands",
+                     plain ? insert_new_events_sql : ev ? insert_events_sql : insert_commands_sql,
+                     (int)nparams, apply_arrays_params(ap, nparams), plain ? NULL : &res, cls,
+                     errstr, errstr_size);
+    for (int r = 0; err == PS_OK && res != NULL && r < PQntuples(res); r++) {
         size_t i;
 
         if (ev)
@@ -146,50 +150,44 @@ static ps_err_t insert_chunk(proc_apply_t *ap, bool ev, ps_err_class_t *cls, cha
     return err;
 }
 
-/* Inserts the live items of one kind, in chunks; what does not come back
- * was already applied (FATE_DUP). */
-static ps_err_t insert_kind(proc_apply_t *ap, proc_item_t *items, size_t n, proc_item_kind_t kind,
-                            ps_err_class_t *cls, char *errstr, size_t errstr_size)
-{
-    bool ev = kind == PROC_ITEM_EVENT;
-    size_t nparams = strlen(ev ? EVENT_TYPES : COMMAND_TYPES), count = 0;
-    ps_err_t err = PS_OK;
-
-    apply_arrays_reset(ap, ev ? EVENT_TYPES : COMMAND_TYPES);
-    for (size_t i = 0; err == PS_OK && i < n; i++) {
-        if (items[i].kind != kind || ap->st[i].fate != FATE_LIVE)
-            continue;
-        ap->st[i].fate = FATE_DUP; /* unless it comes back */
-        if (ev)
-            add_event_row(ap, &items[i]);
-        else
-            add_command_row(ap, &items[i], ap->st[i].order);
-        count++;
-        if (arrays_full(ap, nparams)) {
-            err = insert_chunk(ap, ev, cls, errstr, errstr_size);
-            count = 0;
-        }
-    }
-    if (err == PS_OK && count > 0)
-        err = insert_chunk(ap, ev, cls, errstr, errstr_size);
-    return err;
-}
-
+/* Whether item i is a live event of a payment that does not exist yet. */
 static bool of_new_payment(const proc_apply_t *ap, const proc_item_t *items, size_t i)
 {
     return items[i].kind == PROC_ITEM_EVENT && ap->st[i].fate == FATE_LIVE &&
            !ap->groups[ap->st[i].group].pay.exists;
 }
 
-static ps_err_t exec_plain(proc_apply_t *ap, ps_err_class_t *cls, char *errstr,
-                           size_t errstr_size)
+/* Inserts the live items of one kind, in chunks. Checked (ON CONFLICT DO
+ * NOTHING RETURNING): what does not come back was already applied
+ * (FATE_DUP). Plain (events only): just the events of new payments, all
+ * FATE_NEW, or the statement fails (see insert_new_payment_events). */
+static ps_err_t insert_kind(proc_apply_t *ap, proc_item_t *items, size_t n, proc_item_kind_t kind,
+                            bool plain, ps_err_class_t *cls, char *errstr, size_t errstr_size)
 {
-    size_t nparams = strlen(EVENT_TYPES);
-    ps_err_t err = apply_exec(ap->conn, "insert new payments' events", insert_new_events_sql,
-                              (int)nparams, apply_arrays_params(ap, nparams), NULL, cls, errstr,
-                              errstr_size);
+    bool ev = kind == PROC_ITEM_EVENT;
+    size_t nparams = strlen(ev ? EVENT_TYPES : COMMAND_TYPES), count = 0;
+    ps_err_t err = PS_OK;
 
-    apply_arrays_reset(ap, EVENT_TYPES);
+    PS_ASSERT(ev || !plain);
+    apply_arrays_reset(ap, ev ? EVENT_TYPES : COMMAND_TYPES);
+    for (size_t i = 0; err == PS_OK && i < n; i++) {
+        if (items[i].kind != kind || ap->st[i].fate != FATE_LIVE ||
+            (plain && !of_new_payment(ap, items, i)))
+            continue;
+        ap->st[i].fate = plain ? FATE_NEW : FATE_DUP; /* checked: unless it comes back */
+        ap->st[i].inserted = plain;
+        if (ev)
+            add_event_row(ap, &items[i]);
+        else
+            add_command_row(ap, &items[i], ap->st[i].order);
+        count++;
+        if (arrays_full(ap, nparams)) {
+            err = insert_chunk(ap, ev, plain, cls, errstr, errstr_size);
+            count = 0;
+        }
+    }
+    if (err == PS_OK && count > 0)
+        err = insert_chunk(ap, ev, plain, cls, errstr, errstr_size);
     return err;
 }
 
@@ -201,35 +199,22 @@ static ps_err_t exec_plain(proc_apply_t *ap, ps_err_class_t *cls, char *errstr,
  * never the result: the plain inserts run under a savepoint, and if one
  * meets an existing row after all (an event id reused for another order, a
  * hand-edited table), everything is rolled back to the savepoint and those
- * events go through insert_kind's ON CONFLICT path like all others. */
+ * events go through the checked insert like all others. */
 static ps_err_t insert_new_payment_events(proc_apply_t *ap, proc_item_t *items, size_t n,
                                           ps_err_class_t *cls, char *errstr, size_t errstr_size)
 {
     char first[PS_ERRSTR_SIZE];
-    size_t count = 0, total = 0;
-    ps_err_t err = PS_OK;
+    bool any = false;
+    ps_err_t err;
 
-    for (size_t i = 0; i < n; i++)
-        total += of_new_payment(ap, items, i);
-    if (total == 0)
+    for (size_t i = 0; i < n && !any; i++)
+        any = of_new_payment(ap, items, i);
+    if (!any)
         return PS_OK;
     err = apply_exec(ap->conn, "set savepoint", "SAVEPOINT new_payment_events", 0, &ap->params,
                      NULL, cls, errstr, errstr_size);
-    apply_arrays_reset(ap, EVENT_TYPES);
-    for (size_t i = 0; err == PS_OK && i < n; i++) {
-        if (!of_new_payment(ap, items, i))
-            continue;
-        add_event_row(ap, &items[i]);
-        ap->st[i].fate = FATE_NEW; /* undone below if the savepoint is rolled back */
-        ap->st[i].inserted = true;
-        count++;
-        if (arrays_full(ap, strlen(EVENT_TYPES))) {
-            err = exec_plain(ap, cls, errstr, errstr_size);
-            count = 0;
-        }
-    }
-    if (err == PS_OK && count > 0)
-        err = exec_plain(ap, cls, errstr, errstr_size);
+    if (err == PS_OK)
+        err = insert_kind(ap, items, n, PROC_ITEM_EVENT, true, cls, errstr, errstr_size);
     if (err == PS_OK)
         return apply_exec(ap->conn, "release savepoint", "RELEASE SAVEPOINT new_payment_events",
                           0, &ap->params, NULL, cls, errstr, errstr_size);
@@ -243,7 +228,6 @@ static ps_err_t insert_new_payment_events(proc_apply_t *ap, proc_item_t *items, 
             ap->st[i].inserted = false;
         }
     }
-    apply_arrays_reset(ap, EVENT_TYPES);
     snprintf(first, sizeof(first), "%s", errstr);
     err = apply_exec(ap->conn, "roll back to savepoint",
                      "ROLLBACK TO SAVEPOINT new_payment_events", 0, &ap->params, NULL, cls,
@@ -258,10 +242,9 @@ ps_err_t apply_insert_inputs(proc_apply_t *ap, proc_item_t *items, size_t n, ps_
     ps_err_t err = insert_new_payment_events(ap, items, n, cls, errstr, errstr_size);
 
     if (err == PS_OK)
-        err = insert_kind(ap, items, n, PROC_ITEM_EVENT, cls, errstr, errstr_size);
-
+        err = insert_kind(ap, items, n, PROC_ITEM_EVENT, false, cls, errstr, errstr_size);
     if (err == PS_OK)
-        err = insert_kind(ap, items, n, PROC_ITEM_COMMAND, cls, errstr, errstr_size);
+        err = insert_kind(ap, items, n, PROC_ITEM_COMMAND, false, cls, errstr, errstr_size);
     return err;
 }
 
@@ -506,9 +489,7 @@ static ps_err_t write_balances(proc_apply_t *ap, ps_err_class_t *cls, char *errs
 /* Journals, one row each with both lines (007): the first line's account and
  * signed amount, and the contra account that takes its negation, so a
  * journal balances by construction. The statement-level trigger of 007
- * checks that every named account exists in the journal's currency. The
- * fold only ever posts such pairs; one that is not would be a bug, refused
- * here rather than stored as something else. */
+ * checks that every named account exists in the journal's currency. */
 static ps_err_t write_journals(proc_apply_t *ap, ps_err_class_t *cls, char *errstr,
                                size_t errstr_size)
 {
@@ -525,15 +506,8 @@ static ps_err_t write_journals(proc_apply_t *ap, ps_err_class_t *cls, char *errs
     for (size_t j = 0; j < ap->journals.count; j++) {
         const proc_journal_t *jr = &ap->journals.items[j];
 
-        if (jr->lines[0].amount_minor == 0 || jr->lines[0].amount_minor == INT64_MIN ||
-            jr->lines[1].amount_minor != -jr->lines[0].amount_minor) {
-            *cls = PS_ERRCLASS_FATAL;
-            return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
-                                 "could not write journal %s: its lines %lld and %lld are not "
-                                 "one non-zero amount and its negation",
-                                 jr->source_id, (long long)jr->lines[0].amount_minor,
-                                 (long long)jr->lines[1].amount_minor);
-        }
+        /* post() in fold.c builds every journal as an amount and its negation. */
+        PS_ASSERT(jr->lines[1].amount_minor == -jr->lines[0].amount_minor);
         pga_text(&a[0], jr->from_command ? "LEDGER_COMMAND" : "CALLBACK_EVENT");
         pga_text(&a[1], jr->source_id);
         pga_text(&a[2], jr->description);

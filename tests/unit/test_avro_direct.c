@@ -164,21 +164,35 @@ static void report(tally_t *t, const char *what, const uint8_t *data, size_t n,
     fprintf(stderr, "\n");
 }
 
-/* Decodes one message (an exact-size copy) both ways and tallies the comparison. */
-static void compare_event(tally_t *t, const uint8_t *msg, size_t n)
+/* One decoded record of either type. */
+typedef union record {
+    ps_callback_event_t ev;
+    ps_ledger_command_t cmd;
+} record_t;
+
+/* Decodes one message (an exact-size copy) as type, both ways, and tallies
+ * the comparison. */
+static void compare(tally_t *t, ps_avro_type_t type, const uint8_t *msg, size_t n)
 {
     char err_d[PS_ERRSTR_SIZE] = "", err_g[PS_ERRSTR_SIZE] = "";
+    bool ev = type == PS_AVRO_CALLBACK_EVENT;
     uint8_t *copy = ps_memdup(msg, n);
-    ps_callback_event_t d, g;
-    ps_err_t rc_d = ps_avro_decode_callback_event(codec, copy, n, &d, err_d, sizeof(err_d));
-    ps_err_t rc_g = ps__avro_decode_callback_event_generic(codec, copy, n, &g, err_g,
-                                                            sizeof(err_g));
+    record_t d, g;
+    ps_err_t rc_d = ev ? ps_avro_decode_callback_event(codec, copy, n, &d.ev, err_d, sizeof(err_d))
+                       : ps_avro_decode_ledger_command(codec, copy, n, &d.cmd, err_d,
+                                                       sizeof(err_d));
+    ps_err_t rc_g = ev ? ps__avro_decode_callback_event_generic(codec, copy, n, &g.ev, err_g,
+                                                                 sizeof(err_g))
+                       : ps__avro_decode_ledger_command_generic(codec, copy, n, &g.cmd, err_g,
+                                                                 sizeof(err_g));
     const char *diff = NULL;
 
     t->compared++;
+    if (rc_d == PS_OK && rc_g == PS_OK)
+        diff = ev ? event_diff(&d.ev, &g.ev, true) : command_diff(&d.cmd, &g.cmd);
     if (rc_d != rc_g)
         report(t, "verdicts differ", msg, n, err_d, err_g);
-    else if (rc_d == PS_OK && (diff = event_diff(&d, &g, true)) != NULL)
+    else if (diff != NULL)
         report(t, diff, msg, n, "accepted", "accepted");
     else if (rc_d == PS_OK)
         t->accepted++;
@@ -188,37 +202,24 @@ static void compare_event(tally_t *t, const uint8_t *msg, size_t n)
     }
     if (rc_d != PS_OK && err_d[0] == '\0')
         report(t, "refusal without a message", msg, n, err_d, err_g);
-    ps_callback_event_deinit(&d);
-    ps_callback_event_deinit(&g);
+    if (ev) {
+        ps_callback_event_deinit(&d.ev);
+        ps_callback_event_deinit(&g.ev);
+    } else {
+        ps_ledger_command_deinit(&d.cmd);
+        ps_ledger_command_deinit(&g.cmd);
+    }
     ps_free(copy);
+}
+
+static void compare_event(tally_t *t, const uint8_t *msg, size_t n)
+{
+    compare(t, PS_AVRO_CALLBACK_EVENT, msg, n);
 }
 
 static void compare_command(tally_t *t, const uint8_t *msg, size_t n)
 {
-    char err_d[PS_ERRSTR_SIZE] = "", err_g[PS_ERRSTR_SIZE] = "";
-    uint8_t *copy = ps_memdup(msg, n);
-    ps_ledger_command_t d, g;
-    ps_err_t rc_d = ps_avro_decode_ledger_command(codec, copy, n, &d, err_d, sizeof(err_d));
-    ps_err_t rc_g = ps__avro_decode_ledger_command_generic(codec, copy, n, &g, err_g,
-                                                            sizeof(err_g));
-    const char *diff = NULL;
-
-    t->compared++;
-    if (rc_d != rc_g)
-        report(t, "verdicts differ", msg, n, err_d, err_g);
-    else if (rc_d == PS_OK && (diff = command_diff(&d, &g)) != NULL)
-        report(t, diff, msg, n, "accepted", "accepted");
-    else if (rc_d == PS_OK)
-        t->accepted++;
-    else {
-        t->refused++;
-        t->same_message += strcmp(err_d, err_g) == 0;
-    }
-    if (rc_d != PS_OK && err_d[0] == '\0')
-        report(t, "refusal without a message", msg, n, err_d, err_g);
-    ps_ledger_command_deinit(&d);
-    ps_ledger_command_deinit(&g);
-    ps_free(copy);
+    compare(t, PS_AVRO_LEDGER_COMMAND, msg, n);
 }
 
 typedef void (*compare_fn)(tally_t *t, const uint8_t *msg, size_t n);
