@@ -132,6 +132,29 @@ int recon_slice_find(const recon_slice_t *fields, int n, const char *word)
     return -1;
 }
 
+ps_err_t recon_check_columns(const recon_slice_t *f, int n, const char *const *list,
+                             size_t list_n, const char *what, int64_t line_no, char *errstr,
+                             size_t errstr_size)
+{
+    for (int i = 0; i < n; i++) {
+        bool known = false;
+
+        for (size_t k = 0; k < list_n && !known; k++)
+            known = recon_slice_eq(f[i], list[k]);
+        if (!known)
+            return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
+                                 "%s line %lld: unknown column \"%.*s\"", what,
+                                 (long long)line_no, (int)(f[i].len > 64 ? 64 : f[i].len), f[i].p);
+        for (int j = 0; j < i; j++)
+            if (f[j].len == f[i].len && memcmp(f[j].p, f[i].p, f[i].len) == 0)
+                return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
+                                     "%s line %lld: duplicate column \"%.*s\"", what,
+                                     (long long)line_no, (int)(f[i].len > 64 ? 64 : f[i].len),
+                                     f[i].p);
+    }
+    return PS_OK;
+}
+
 recon_slice_t recon_slice_trim(recon_slice_t s)
 {
     while (s.len > 0 && (s.p[s.len - 1] == '\t' || s.p[s.len - 1] == ' '))

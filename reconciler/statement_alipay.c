@@ -342,16 +342,12 @@ static ps_err_t parse_header(recon_slice_t line, int64_t line_no, ali_cols_t *c,
 {
     recon_slice_t f[PS_RECON_FIELDS_MAX];
     int n = recon_split(line, ',', f);
+    ps_err_t err = recon_check_columns(f, n, known_columns,
+                                       sizeof(known_columns) / sizeof(known_columns[0]), WHAT,
+                                       line_no, errstr, errstr_size);
 
-    for (int i = 0; i < n; i++) {
-        bool known = false;
-        for (size_t k = 0; k < sizeof(known_columns) / sizeof(known_columns[0]); k++)
-            known = known || recon_slice_eq(f[i], known_columns[k]);
-        if (!known)
-            return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
-                                 WHAT " line %lld: unknown column \"%.*s\"", (long long)line_no,
-                                 (int)(f[i].len > 64 ? 64 : f[i].len), f[i].p);
-    }
+    if (err != PS_OK)
+        return err;
     c->count = n;
     c->trade_no = recon_slice_find(f, n, "支付宝交易号");
     c->order_no = recon_slice_find(f, n, "商户订单号");

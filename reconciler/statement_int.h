@@ -49,6 +49,13 @@ bool recon_slice_eq(recon_slice_t s, const char *word);
  * name), or -1 when none is. */
 int recon_slice_find(const recon_slice_t *fields, int n, const char *word);
 
+/* Checks a header's n names against the list_n known ones: each must be
+ * known and appear once, since a repeated column would make a row's value
+ * ambiguous. Errors name what (the statement kind) and line_no. */
+ps_err_t recon_check_columns(const recon_slice_t *f, int n, const char *const *list,
+                             size_t list_n, const char *what, int64_t line_no, char *errstr,
+                             size_t errstr_size);
+
 /* Strips trailing TAB and space characters (Alipay id cells) and leading spaces. */
 recon_slice_t recon_slice_trim(recon_slice_t s);
 

@@ -61,32 +61,6 @@ typedef struct wx_state {
     recon_scratch_t scratch;
 } wx_state_t;
 
-static bool in_list(recon_slice_t s, const char *const *list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (recon_slice_eq(s, list[i]))
-            return true;
-    return false;
-}
-
-/* Checks a plain comma-separated name line against list: known, no duplicates. */
-static ps_err_t check_names(const recon_slice_t *f, int n, const char *const *list,
-                            size_t list_n, int64_t line_no, char *errstr, size_t errstr_size)
-{
-    for (int i = 0; i < n; i++) {
-        if (!in_list(f[i], list, list_n))
-            return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
-                                 WHAT " line %lld: unknown column \"%.*s\"", (long long)line_no,
-                                 (int)f[i].len, f[i].p);
-        for (int j = 0; j < i; j++)
-            if (f[j].len == f[i].len && memcmp(f[j].p, f[i].p, f[i].len) == 0)
-                return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
-                                     WHAT " line %lld: duplicate column \"%.*s\"",
-                                     (long long)line_no, (int)f[i].len, f[i].p);
-    }
-    return PS_OK;
-}
-
 static ps_err_t parse_header(recon_slice_t line, int64_t line_no, wx_cols_t *c, char *errstr,
                              size_t errstr_size)
 {
@@ -97,9 +71,9 @@ static ps_err_t parse_header(recon_slice_t line, int64_t line_no, wx_cols_t *c, 
         return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
                              WHAT " line %lld: more than %d columns", (long long)line_no,
                              PS_RECON_FIELDS_MAX);
-    ps_err_t err = check_names(f, n, known_columns,
-                               sizeof(known_columns) / sizeof(known_columns[0]), line_no, errstr,
-                               errstr_size);
+    ps_err_t err = recon_check_columns(f, n, known_columns,
+                                       sizeof(known_columns) / sizeof(known_columns[0]), WHAT,
+                                       line_no, errstr, errstr_size);
     if (err != PS_OK)
         return err;
     c->count = n;
@@ -357,9 +331,9 @@ static ps_err_t summary_lines(wx_state_t *st, recon_slice_t head, recon_slice_t 
         return ps_errstr_set(errstr, errstr_size, PS_ERR_INVALID,
                              WHAT " line %lld: more than %d summary columns",
                              (long long)line_no - 1, PS_RECON_FIELDS_MAX);
-    ps_err_t err = check_names(h, hn, known_summary,
-                               sizeof(known_summary) / sizeof(known_summary[0]), line_no - 1,
-                               errstr, errstr_size);
+    ps_err_t err = recon_check_columns(h, hn, known_summary,
+                                       sizeof(known_summary) / sizeof(known_summary[0]), WHAT,
+                                       line_no - 1, errstr, errstr_size);
     if (err != PS_OK)
         return err;
     int vn = vals.len > 0 && vals.p[0] == '`' ? split_backtick(vals, v) : -1;

@@ -192,6 +192,12 @@ static void test_encoding_and_columns(void)
               PS_ERR_INVALID);
     CHECK_CONTAINS(errbuf, "line 5: unknown column \"X\"");
     ps_free(bad);
+    /* 备注 -> 业务类型, which the header already has: ambiguous, refused. */
+    bad = replace(csv, len, "\xb1\xb8\xd7\xa2\r\n", "\xd2\xb5\xce\xf1\xc0\xe0\xd0\xcd\r\n", &n);
+    CHECK_INT(stmt_try(RECON_FMT_ALIPAY, bad, n, NULL, NULL, errbuf, sizeof(errbuf)),
+              PS_ERR_INVALID);
+    CHECK_CONTAINS(errbuf, "line 5: duplicate column \"业务类型\"");
+    ps_free(bad);
     bad = replace(csv, len, "\xbd\xbb\xd2\xd7\t", "\xb6\xb3\xbd\xe1\t", &n); /* 交易 -> 冻结 */
     CHECK_INT(stmt_try(RECON_FMT_ALIPAY, bad, n, NULL, NULL, errbuf, sizeof(errbuf)),
               PS_ERR_INVALID);

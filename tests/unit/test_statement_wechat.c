@@ -266,6 +266,11 @@ static void test_wrong_columns(void)
               PS_ERR_INVALID);
     CHECK_CONTAINS(errbuf, "line 1: unknown column \"备注\"");
     ps_free(bad);
+    bad = replace(data, len, "费率备注", "商户号", &n);
+    CHECK_INT(stmt_try(RECON_FMT_WECHAT, bad, n, NULL, NULL, errbuf, sizeof(errbuf)),
+              PS_ERR_INVALID);
+    CHECK_CONTAINS(errbuf, "line 1: duplicate column \"商户号\"");
+    ps_free(bad);
     bad = replace(data, len, "商户号,", "", &n);
     CHECK_INT(stmt_try(RECON_FMT_WECHAT, bad, n, NULL, NULL, errbuf, sizeof(errbuf)),
               PS_ERR_INVALID);
